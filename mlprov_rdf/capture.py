@@ -1,0 +1,529 @@
+"""Provenance capture inside the user's kernel.
+
+Imported by generated notebooks, so it stays light: the standard library and
+``vocab`` only (no rdflib, no store, no numpy). It hooks IPython's
+``pre_run_cell``/``post_run_cell`` events, records every executed cell and what the
+templates log, and appends N-Triples to a journal file that is flushed after every
+cell. ``mlprov ingest`` (or ``mlprov run``) moves a journal into the store; a
+kernel killed mid-run loses nothing that a finished cell recorded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import importlib.metadata
+import json
+import math
+import numbers
+import os
+import platform
+import re
+import secrets
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote
+
+from . import __version__
+from .vocab import (
+    AGENT_BASE,
+    DCTERMS,
+    MLPROV,
+    MLS,
+    PARAMETERS_MARKER,
+    PPLAN,
+    PROV,
+    RDF,
+    RDFS,
+    REPR,
+    STEP_MARKER,
+    XSD,
+    run_iri,
+)
+
+_STEP_LINE = re.compile(re.escape(STEP_MARKER) + r"'([^'\\]+)' \(generated code sha256 ([0-9a-f]{12})\)$")
+_TYPE = f"<{RDF}type>"
+_current: "Run | None" = None
+
+
+# -- N-Triples terms -----------------------------------------------------------------
+
+
+def _iri(value: str) -> str:
+    return f"<{value}>"
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _lit(value: Any) -> str:
+    """A Python value as a typed N-Triples literal."""
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, (str, bytes, list, tuple)):
+        value = value.item()  # numpy scalars, 0-d tensors
+    if isinstance(value, bool):
+        return f'"{str(value).lower()}"^^<{XSD}boolean>'
+    if isinstance(value, numbers.Integral):
+        return f'"{int(value)}"^^<{XSD}integer>'
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        text = "NaN" if math.isnan(v) else ("INF" if v == math.inf else "-INF" if v == -math.inf else repr(v))
+        return f'"{text}"^^<{XSD}double>'
+    if isinstance(value, datetime):
+        return f'"{value.isoformat()}"^^<{XSD}dateTime>'
+    if isinstance(value, (list, tuple, dict)):
+        return f'"{_escape(json.dumps(value, default=_jsonable))}"^^<{RDF}JSON>'
+    if value is None:
+        return '"default"'
+    return f'"{_escape(str(value))}"'
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _decimal(seconds: float) -> str:
+    return f'"{seconds:.6f}"^^<{XSD}decimal>'
+
+
+def _slug(text: str) -> str:
+    return quote(re.sub(r"\s+", "-", str(text).strip().lower()), safe="-_.")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _bytes_of(data: Any) -> bytes:
+    """Raw bytes of an array-like (numpy, pandas, torch) plus its shape and dtype."""
+    if hasattr(data, "detach"):
+        data = data.detach().cpu().numpy()
+    if hasattr(data, "to_numpy"):
+        data = data.to_numpy()
+    if hasattr(data, "tobytes"):
+        head = f"{getattr(data, 'shape', '')}|{getattr(data, 'dtype', '')}|".encode()
+        contiguous = data.copy(order="C") if hasattr(data, "copy") else data
+        return head + contiguous.tobytes()
+    return json.dumps(data, default=_jsonable, sort_keys=True).encode()
+
+
+def _journal_dir() -> Path:
+    if os.environ.get("MLPROV_JOURNAL_DIR"):
+        return Path(os.environ["MLPROV_JOURNAL_DIR"])
+    store = os.environ.get("MLPROV_STORE", "")
+    if store and not store.startswith(("http://", "https://")):
+        return Path(store).expanduser() / "journal"
+    return Path.cwd() / ".mlprov" / "journal"
+
+
+def new_run_id() -> str:
+    return _now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+class Run:
+    """One execution of a notebook: the handle that templates log through."""
+
+    def __init__(self, plan: str, title: str, plan_digest: str, steps: dict[str, str], parameters: dict[str, str]):
+        self.id = os.environ.pop("MLPROV_RUN_ID", "") or new_run_id()
+        self.iri = run_iri(self.id)
+        self.plan = plan
+        self.steps = dict(steps)
+        self.parameters = dict(parameters)
+        self.journal_path = _journal_dir() / f"{self.id}.nt"
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        self._journal = open(self.journal_path, "a", encoding="utf-8")
+        self._buffer: list[str] = []
+        self._cell: str | None = None
+        self._cell_count = 0
+        self._cell_started = 0.0
+        self._previous_cell: str | None = None
+        self._completed_steps: set[str] = set()
+        self._finished = False
+        self._settings_recorded = False
+        self._seen_modules: set[str] = set()
+        self._seen_distributions: set[str] = set()
+        self._gpu_checked = False
+        self.started = _now()
+        self._describe_run(title, plan_digest)
+        self.flush()
+
+    # -- journal ---------------------------------------------------------------------
+
+    def _add(self, subject: str, predicate: str, obj: str) -> None:
+        self._buffer.append(f"<{subject}> <{predicate}> {obj} .\n")
+
+    def _type(self, subject: str, *classes: str) -> None:
+        for cls in classes:
+            self._buffer.append(f"<{subject}> {_TYPE} <{cls}> .\n")
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._journal.write("".join(self._buffer))
+            self._buffer.clear()
+        self._journal.flush()
+
+    # -- run description -------------------------------------------------------------
+
+    def _describe_run(self, title: str, plan_digest: str) -> None:
+        run = self.iri
+        person = AGENT_BASE + "person:" + _slug(os.environ.get("MLPROV_AGENT") or getpass.getuser())
+        software = AGENT_BASE + f"software:mlprov-rdf-{__version__}"
+        association = f"{run}/association"
+        self._type(run, PROV + "Activity", REPR + "Trial", MLS + "Run")
+        self._add(run, RDFS + "label", _lit(f"{title}, run {self.started:%Y-%m-%d %H:%M:%S}"))
+        self._add(run, MLPROV + "plan", _iri(self.plan))
+        self._add(run, MLPROV + "planDigest", _lit(plan_digest))
+        self._add(run, PROV + "startedAtTime", _lit(self.started))
+        self._add(run, PROV + "qualifiedAssociation", _iri(association))
+        self._type(association, PROV + "Association")
+        self._add(association, PROV + "agent", _iri(person))
+        self._add(association, PROV + "hadPlan", _iri(self.plan))
+        for agent, cls, label in (
+            (person, PROV + "Person", person.rsplit(":", 1)[1]),
+            (software, PROV + "SoftwareAgent", f"mlprov-rdf {__version__}"),
+        ):
+            self._add(run, PROV + "wasAssociatedWith", _iri(agent))
+            self._type(agent, PROV + "Agent", cls)
+            self._add(agent, RDFS + "label", _lit(label))
+        self._add(software, MLPROV + "version", _lit(__version__))
+        self._describe_notebook()
+        self._describe_environment()
+
+    def _describe_notebook(self) -> None:
+        path = os.environ.get("MLPROV_NOTEBOOK") or os.environ.get("JPY_SESSION_NAME")
+        if not path:
+            return
+        notebook = f"{self.iri}/notebook"
+        self._type(notebook, PROV + "Entity", REPR + "Notebook")
+        self._add(notebook, RDFS + "label", _lit(Path(path).name))
+        if Path(path).is_file():
+            self._add(notebook, MLPROV + "sha256", _lit(hashlib.sha256(Path(path).read_bytes()).hexdigest()))
+        self._add(self.iri, PROV + "used", _iri(notebook))
+
+    def _setting(self, suffix: str, classes: Iterable[str], label: str, **values: Any) -> str:
+        node = f"{self.iri}/{suffix}"
+        self._type(node, PROV + "Entity", *classes)
+        self._add(node, RDFS + "label", _lit(label))
+        for name, value in values.items():
+            if value not in (None, ""):
+                self._add(node, MLPROV + name, _lit(value))
+        self._add(self.iri, REPR + "hasSetting", _iri(node))
+        return node
+
+    def _describe_environment(self) -> None:
+        import psutil  # a dependency of mlprov-rdf; imported here to keep module import fast
+
+        python = platform.python_version()
+        self._setting("python", [REPR + "ProgrammingLanguage"], f"Python {python}", version=python)
+        try:
+            kernel_version = importlib.metadata.version("ipykernel")
+        except importlib.metadata.PackageNotFoundError:
+            kernel_version = ""
+        kernel = self._setting(
+            "kernel", [PROV + "SoftwareAgent", REPR + "Kernel"], f"python3 (ipykernel {kernel_version})", version=kernel_version
+        )
+        self._add(self.iri, PROV + "wasAssociatedWith", _iri(kernel))
+        self._setting(
+            "os",
+            [REPR + "OperatingSystem"],
+            f"{platform.system()} {platform.release()} ({platform.machine()})",
+            version=platform.version(),
+        )
+        memory = psutil.virtual_memory().total
+        cores = psutil.cpu_count(logical=True) or 0
+        self._setting(
+            "hardware",
+            [MLPROV + "Hardware"],
+            f"{platform.machine()}, {cores} cores, {memory / 2**30:.1f} GiB",
+            cpuModel=_cpu_model(),
+            cpuCores=cores,
+            memoryBytes=memory,
+        )
+
+    def _describe_gpu(self) -> None:
+        torch = sys.modules.get("torch")
+        if torch is None or self._gpu_checked:
+            return
+        self._gpu_checked = True
+        if torch.cuda.is_available():
+            hardware = f"{self.iri}/hardware"
+            self._add(hardware, MLPROV + "gpuModel", _lit(torch.cuda.get_device_name(0)))
+            self._add(hardware, MLPROV + "cudaVersion", _lit(torch.version.cuda or ""))
+
+    def _describe_packages(self) -> None:
+        modules = set(sys.modules)
+        new = {name.partition(".")[0] for name in modules - self._seen_modules}
+        self._seen_modules = modules
+        new -= set(sys.stdlib_module_names)
+        if not new:
+            return
+        owners = _distributions()
+        for module in sorted(new):
+            for dist in owners.get(module, ()):
+                if dist in self._seen_distributions:
+                    continue
+                self._seen_distributions.add(dist)
+                try:
+                    version = importlib.metadata.version(dist)
+                except importlib.metadata.PackageNotFoundError:
+                    continue
+                self._setting(
+                    f"package/{_slug(dist)}", [REPR + "Package"], f"{dist} {version}", packageName=dist, version=version
+                )
+
+    # -- cells -----------------------------------------------------------------------
+
+    def _begin_cell(self, code: str) -> None:
+        self._cell_count += 1
+        cell = f"{self.iri}/cell/{self._cell_count}"
+        self._cell, self._cell_started = cell, time.perf_counter()
+        first, _, body = code.partition("\n")
+        match = _STEP_LINE.match(first.strip())
+        step = match.group(1) if match and match.group(1) in self.steps else None
+        if step:
+            kind = "StepCell"
+        elif first.startswith((PARAMETERS_MARKER, "# Parameters")):  # ours, or papermill's injected cell
+            kind = "ParametersCell"
+        else:
+            kind = "AddedCell"
+        if step and step != next(iter(self.steps)) and not self._settings_recorded:
+            self._record_settings()
+        self._type(cell, PROV + "Activity", REPR + "CellExecution")
+        label = f"{self._cell_count}. {self.steps[step]}" if step else f"{self._cell_count}. {kind[:-4].lower()} cell"
+        self._add(cell, RDFS + "label", _lit(label))
+        self._add(cell, DCTERMS + "isPartOf", _iri(self.iri))
+        self._add(cell, MLPROV + "executionOrder", _lit(self._cell_count))
+        self._add(cell, MLPROV + "cellKind", _iri(MLPROV + kind))
+        self._add(cell, PROV + "startedAtTime", _lit(_now()))
+        self._add(cell, PROV + "wasAssociatedWith", _iri(f"{self.iri}/kernel"))
+        self._add(cell, MLPROV + "sourceCode", _lit(code))
+        self._add(cell, MLPROV + "codeHash", _lit(hashlib.sha256(code.encode("utf-8")).hexdigest()))
+        if step:
+            self._add(cell, PPLAN + "correspondsToStep", _iri(step))
+            drifted = hashlib.sha256(body.encode("utf-8")).hexdigest()[:12] != match.group(2)
+            self._add(cell, MLPROV + "codeDrifted", _lit(drifted))
+        if self._previous_cell:
+            self._add(cell, PROV + "wasInformedBy", _iri(self._previous_cell))
+        self._cell_step = step
+        self.flush()
+
+    def _end_cell(self, error: BaseException | None) -> None:
+        cell = self._cell
+        if cell is None:
+            return
+        self._add(cell, PROV + "endedAtTime", _lit(_now()))
+        self._add(cell, MLPROV + "duration", _decimal(time.perf_counter() - self._cell_started))
+        if error is None:
+            self._add(cell, MLPROV + "status", _iri(MLPROV + "Completed"))
+            if self._cell_step:
+                self._completed_steps.add(self._cell_step)
+        else:
+            self._add(cell, MLPROV + "status", _iri(MLPROV + "Failed"))
+            self._add(cell, MLPROV + "error", _lit(f"{type(error).__name__}: {error}"[:2000]))
+            self._add(self.iri, MLPROV + "status", _iri(MLPROV + "Failed"))
+        self._describe_packages()
+        self._describe_gpu()
+        if not self._finished and self._completed_steps >= set(self.steps):
+            self._finished = True
+            end = _now()
+            self._add(self.iri, PROV + "endedAtTime", _lit(end))
+            self._add(self.iri, MLPROV + "duration", _decimal((end - self.started).total_seconds()))
+            self._add(self.iri, MLPROV + "status", _iri(MLPROV + "Completed"))
+        self._previous_cell, self._cell = cell, None
+        self.flush()
+
+    def _record_settings(self) -> None:
+        """The parameter values in force when the first step after the parameters runs."""
+        self._settings_recorded = True
+        namespace = _user_namespace()
+        for name, variable in self.parameters.items():
+            if name not in namespace:
+                continue
+            value = namespace[name]
+            node = f"{self.iri}/setting/{_slug(name)}"
+            self._type(node, PROV + "Entity", MLS + "HyperParameterSetting")
+            self._add(node, RDFS + "label", _lit(f"{name} = {value!r}"))
+            self._add(node, PPLAN + "correspondsToVariable", _iri(variable))
+            self._add(node, MLPROV + "parameterName", _lit(name))
+            self._add(node, MLS + "hasValue", _lit(value))
+            self._add(self.iri, MLS + "hasInput", _iri(node))
+            if name == "seed":
+                self._add(self.iri, MLPROV + "seed", _lit(value))
+
+    # -- what templates log ----------------------------------------------------------
+
+    def _generated(self, node: str, *, output: bool = False) -> None:
+        """``output``: a result of the run in ML-Schema's sense (model, evaluation)."""
+        if output:
+            self._add(self.iri, MLS + "hasOutput", _iri(node))
+        if self._cell:
+            self._add(node, PROV + "wasGeneratedBy", _iri(self._cell))
+
+    def use(self, *nodes: str) -> None:
+        """Record that the running cell used these entities."""
+        if self._cell:
+            for node in nodes:
+                if node:
+                    self._add(self._cell, PROV + "used", _iri(node))
+
+    def log_dataset(self, name: str, *, source: str, features: Any, labels: Any, classes: list) -> str:
+        node = f"{self.iri}/data/{_slug(name)}"
+        self._type(node, PROV + "Entity", MLS + "Dataset")
+        self._add(node, RDFS + "label", _lit(name))
+        self._add(node, DCTERMS + "identifier", _lit(name))
+        self._add(node, DCTERMS + "source", _lit(source))
+        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(_bytes_of(features) + _bytes_of(labels)).hexdigest()))
+        self._add(node, MLPROV + "sampleCount", _lit(len(labels)))
+        shape = getattr(features, "shape", None)
+        if shape is not None and len(shape) > 1:
+            self._add(node, MLPROV + "featureCount", _lit(math.prod(shape[1:])))
+        self._add(node, MLPROV + "classCount", _lit(len(classes)))
+        self._generated(node)
+        return node
+
+    def log_preparation(self, **operations: Any) -> str:
+        node = f"{self.iri}/preparation"
+        self._type(node, PROV + "Entity", PPLAN + "Entity")
+        self._add(node, RDFS + "label", _lit(", ".join(f"{k} = {v}" for k, v in operations.items())))
+        for key, value in operations.items():
+            self._add(node, MLPROV + "operation", _lit(f"{key}={value}"))
+        self._generated(node)
+        return node
+
+    def log_split(self, name: str, *, features: Any, labels: Any, derived_from: str) -> str:
+        node = f"{derived_from}/{_slug(name)}"
+        self._type(node, PROV + "Entity", MLS + "Dataset", MLPROV + "DataSplit")
+        self._add(node, RDFS + "label", _lit(f"{name} split"))
+        self._add(node, MLPROV + "splitName", _lit(name))
+        self._add(node, MLPROV + "sampleCount", _lit(len(labels)))
+        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(_bytes_of(features) + _bytes_of(labels)).hexdigest()))
+        self._add(node, PROV + "wasDerivedFrom", _iri(derived_from))
+        self.use(derived_from)
+        self._generated(node)
+        return node
+
+    def log_model(self, model: Any, *, name: str, derived_from: str | None = None, revision_of: str | None = None) -> str:
+        node = f"{self.iri}/model/{_slug(name)}"
+        self._type(node, PROV + "Entity", MLS + "Model")
+        self._add(node, RDFS + "label", _lit(name))
+        self._add(node, MLPROV + "architecture", _lit(repr(model)))
+        if hasattr(model, "parameters"):
+            self._add(node, MLPROV + "parameterCount", _lit(sum(p.numel() for p in model.parameters())))
+        for source, prop in ((derived_from, "wasDerivedFrom"), (revision_of, "wasRevisionOf")):
+            if source:
+                self._add(node, PROV + prop, _iri(source))
+                self.use(source)
+        self._generated(node, output=True)
+        return node
+
+    def log_metric(
+        self,
+        name: str,
+        value: Any,
+        *,
+        split: str | None = None,
+        epoch: int | None = None,
+        for_class: str | None = None,
+        model: str | None = None,
+    ) -> str:
+        """One evaluation value; ``epoch`` makes it part of a per-epoch series."""
+        node = f"{self.iri}/metric/{_slug(name)}"
+        node += f"/{_slug(split)}" if split else ""
+        node += f"/class/{_slug(for_class)}" if for_class is not None else ""
+        node += f"/epoch/{int(epoch)}" if epoch is not None else ""
+        self._buffer.append(
+            f"<{node}> {_TYPE} <{PROV}Entity> .\n<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n"
+            f"<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n<{node}> <{MLS}hasValue> {_lit(value)} .\n"
+        )
+        if epoch is None:
+            shown = f"{value:.4g}" if isinstance(value, numbers.Real) else "…"
+            self._add(node, RDFS + "label", _lit(f"{name}{f' ({for_class})' if for_class is not None else ''} = {shown}"))
+        else:
+            self._add(node, MLPROV + "epoch", _lit(int(epoch)))
+        if split:
+            self._add(node, MLPROV + "splitName", _lit(split))
+        if for_class is not None:
+            self._add(node, MLPROV + "forClass", _lit(str(for_class)))
+        if model:
+            self._add(node, PROV + "wasDerivedFrom", _iri(model))
+        if model:
+            self.use(model)
+        self._generated(node, output=epoch is None)
+        return node
+
+    def close(self) -> None:
+        self.flush()
+        self._journal.close()
+
+
+# -- IPython glue --------------------------------------------------------------------
+
+
+def _user_namespace() -> dict:
+    ip = _ipython()
+    return ip.user_ns if ip is not None else {}
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def _pre_run_cell(info) -> None:
+    if _current is not None:
+        _current._begin_cell(info.raw_cell)
+
+
+def _post_run_cell(result) -> None:
+    if _current is not None:
+        error = result.error_before_exec or result.error_in_exec
+        _current._end_cell(error)
+
+
+def start(*, plan: str, title: str, plan_digest: str, steps: dict[str, str], parameters: dict[str, str]) -> Run:
+    """Begin recording a run; called from the first cell of a generated notebook."""
+    global _current
+    if _current is not None:
+        _current.close()
+    run = Run(plan, title, plan_digest, steps, parameters)
+    _current = run
+    ip = _ipython()
+    if ip is not None:
+        for event, hook in (("pre_run_cell", _pre_run_cell), ("post_run_cell", _post_run_cell)):
+            if hook not in ip.events.callbacks[event]:
+                ip.events.register(event, hook)
+        # The cell that called start() is running: record it from its beginning.
+        run._begin_cell(ip.user_ns["In"][-1] if ip.user_ns.get("In") else "")
+    print(f"mlprov: recording run {run.iri} (journal: {run.journal_path})")
+    return run
+
+
+_DISTRIBUTIONS: dict[str, list[str]] | None = None
+
+
+def _distributions() -> dict[str, list[str]]:
+    global _DISTRIBUTIONS
+    if _DISTRIBUTIONS is None:
+        _DISTRIBUTIONS = importlib.metadata.packages_distributions()
+    return _DISTRIBUTIONS
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

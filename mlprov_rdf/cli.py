@@ -1,0 +1,241 @@
+"""`mlprov`: the command line. Thin: parse, call the library, print.
+
+Exit codes: 0 success; 1 the run or check failed; 2 bad input or usage, always as
+one line on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import UserError
+from .store import StoreLocation
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def _store_option(f):
+    return click.option(
+        "--store",
+        "store",
+        envvar="MLPROV_STORE",
+        default=None,
+        metavar="PATH",
+        help="The mlprov store folder [env MLPROV_STORE; default .mlprov in the working directory].",
+    )(f)
+
+
+def _location(store: str | None) -> StoreLocation:
+    return StoreLocation.resolve(store)
+
+
+class _Group(click.Group):
+    """Turns UserError into one line and exit 2, wherever it is raised."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            click.echo(f"mlprov: error: {error}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("mlprov: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlprov")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the library does.")
+def main(verbose: bool) -> None:
+    """Reproducible machine-learning experiments through RDF provenance.
+
+    Write a plan in Turtle (start with 'mlprov init'), generate and run its notebook,
+    then query, regenerate and browse what was recorded.
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--task", default="multiclass-classification", show_default=True, help="The task the plan is for.")
+@click.option("--title", default=None, help="The plan's title.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def init(task: str, title: str | None, force: bool, file: Path) -> None:
+    """Write a complete, commented plan with default values to FILE."""
+    from .scaffold import write_plan
+    from .tasks import all_tasks
+
+    tasks = all_tasks()
+    if task not in tasks:
+        raise UserError(f"--task {task}: unknown task; use one of {', '.join(sorted(tasks))}")
+    if file.exists() and not force:
+        raise UserError(f"{file}: exists already; choose another name or pass --force")
+    write_plan(tasks[task], file, title=title)
+    click.echo(f"wrote {file}: edit it, then 'mlprov validate {file}' and 'mlprov run {file}'")
+
+
+@main.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
+def validate(plan_file: Path) -> None:
+    """Check a plan: syntax, shapes, step order and parameters."""
+    from .plan import load
+
+    plan = load(plan_file).plan
+    click.echo(f"{plan_file}: valid {plan.task.name} plan <{plan.iri}>, {len(plan.steps)} steps, {len(plan.parameters)} parameters")
+
+
+@main.command()
+@click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write [default: PLAN with .ipynb].")
+@_store_option
+def generate(plan_file: Path, output: Path | None, store: str | None) -> None:
+    """Validate PLAN, keep it in the store and write its notebook."""
+    from .workflow import generate_notebook
+
+    output = output or plan_file.with_suffix(".ipynb")
+    loaded = generate_notebook(plan_file, output, _location(store))
+    click.echo(f"wrote {output} from plan <{loaded.plan.iri}>")
+
+
+@main.command("run")
+@click.argument("source", metavar="PLAN|NOTEBOOK", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the executed notebook.")
+@click.option("--timeout", type=int, default=None, help="Seconds a cell may run before it is stopped.")
+@_store_option
+def run_command(source: Path, output: Path | None, timeout: int | None, store: str | None) -> None:
+    """Execute a plan's notebook (or a notebook) and record the run in the store."""
+    from tqdm import tqdm
+
+    from . import queries
+    from .store import open_store
+    from .workflow import run
+
+    location = _location(store)
+    with tqdm(total=None, unit="cell", desc="running", file=sys.stderr, disable=None) as bar:
+
+        def on_cell(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(1)
+
+        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell)
+    click.echo(f"run {outcome.run}: {outcome.status.lower()}")
+    click.echo(f"notebook: {outcome.notebook}")
+    with open_store(location) as st:
+        result = queries.run(st, queries.resolve("run-metrics"), {"run": outcome.run})
+    if result.rows:
+        click.echo(queries.to_table(result))
+    if not outcome.ok:
+        click.echo(f"mlprov: the notebook failed: {outcome.error or outcome.status}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_store_option
+def ingest(paths: tuple[Path, ...], store: str | None) -> None:
+    """Record runs of notebooks executed outside mlprov (papermill, nbconvert, JupyterLab).
+
+    PATHS are journal files, journal folders or executed notebooks; by default every
+    new or grown journal in the store's journal folder.
+    """
+    from .workflow import ingest_paths
+
+    results = ingest_paths(list(paths), _location(store))
+    for r in results:
+        click.echo(f"{r.run}: {r.status.lower()}, {r.triples} triples")
+    if not results:
+        click.echo("nothing new to ingest")
+
+
+def _print_result(result, fmt: str) -> None:
+    from . import queries
+
+    formatter = {"table": queries.to_table, "csv": queries.to_csv, "json": queries.to_sparql_json}[fmt]
+    click.echo(formatter(result), nl=fmt != "csv")
+
+
+@main.command()
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@_store_option
+def runs(fmt: str, store: str | None) -> None:
+    """List the recorded runs, newest first."""
+    from . import queries
+    from .store import open_store
+
+    with open_store(_location(store), create=False) as st:
+        result = queries.run(st, queries.resolve("runs"), {})
+    _print_result(result, fmt)
+
+
+@main.command()
+@click.argument("spec", metavar="NAME|FILE.rq|SPARQL", required=False)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter; repeatable.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--list", "list_", is_flag=True, help="List the canned queries and their parameters.")
+@_store_option
+def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, store: str | None) -> None:
+    """Run a canned query, a .rq file or SPARQL text over the store."""
+    from . import queries
+    from .store import open_store
+
+    if list_:
+        click.echo(queries.describe_library())
+        return
+    if not spec:
+        raise UserError("query: give a query name, a .rq file or SPARQL text (see 'mlprov query --list')")
+    raw = {}
+    for item in params:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--param {item}: write NAME=VALUE")
+        raw[name.strip()] = value
+    canned = queries.resolve(spec)
+    with open_store(_location(store), create=False) as st:
+        result = queries.run(st, canned, raw)
+    _print_result(result, fmt)
+
+
+@main.command()
+@click.argument("plan_iri", metavar="PLAN_IRI")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write.")
+@_store_option
+def regenerate(plan_iri: str, output: Path, store: str | None) -> None:
+    """Rebuild a notebook from a plan stored in the store, byte for byte."""
+    from .workflow import regenerate as regenerate_plan
+
+    regenerate_plan(plan_iri, output, _location(store))
+    click.echo(f"wrote {output} from stored plan <{plan_iri}>")
+
+
+@main.command()
+@click.argument("iri", metavar="IRI")
+@click.option("-o", "--output", default="graph.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@_store_option
+def browse(iri: str, output: Path, store: str | None) -> None:
+    """Write an interactive graph (HTML) of a plan or a run."""
+    from . import browse as browser
+    from .store import open_store
+
+    with open_store(_location(store), create=False) as st:
+        graph = browser.collect(st, iri)
+    summary = browser.write_html(graph, iri, output)
+    click.echo(f"wrote {output}: {summary.nodes} nodes, {summary.edges} edges; open it in a browser")
+
+
+@main.command()
+@click.option("--dir", "directory", default="mlprov-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+def demo(directory: Path) -> None:
+    """Plan → notebook → run → query → regenerate → graph, on the Iris data set."""
+    from .demo import run_demo
+
+    ok = run_demo(directory, echo=click.echo)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,688 @@
+"""Canned SPARQL queries: the library in ``queries/``, their parameters and output formats.
+
+Each library query is one ``.rq`` file whose leading comment block says what it is for
+and which values it takes, so that ``mlprov query --list`` and the checks in the tests
+read the same header the query's author wrote::
+
+    # title: Parameters of a run
+    # description: The hyperparameter settings a run actually used, one row per parameter.
+    #   An indented comment line continues the line above it.
+    # param run (iri): the run, e.g. urn:mlprov:run:20261123T194201-3fa2c1d0
+    # param threshold (decimal) = 0: the lowest value to list, e.g. 0.9
+    # param plan (iri) optional: the plan; every plan when left out
+
+A parameter is the SPARQL variable of the same name (``?run``). It is bound with
+pyoxigraph's ``substitutions`` (SEP-0007), never pasted into the query text, so a value
+cannot change what the query does. Oxigraph substitutes only variables that the query
+projects, so every parameter must appear in the top-level ``SELECT`` (a test checks this);
+the column of a parameter that was given a value holds that value in every row and is left
+out of the result. A parameter marked ``optional`` stays unbound when no value is given,
+so the query ranges over everything (every run, every plan); one with ``= default`` takes
+the default.
+
+Parameter types, and what a raw command-line string becomes:
+
+``iri``      an absolute IRI (``scheme:rest``, no spaces or ``<>"{}|^`\\``): a named node.
+``string``   any text: an ``xsd:string`` literal.
+``integer``  ``[+-]digits``: an ``xsd:integer`` literal.
+``decimal``  a finite decimal number (``0.9``, ``1e-3``): an ``xsd:decimal`` literal; it
+             compares numerically with the ``xsd:double`` values metrics are stored as.
+``metric``   an evaluation measure: a bare name such as ``accuracy`` names ``mlprov:accuracy``
+             (the data model mints every measure as ``mlprov:<name>``); ``mlprov:accuracy`` and
+             a full IRI are accepted as well.
+
+A query can also come from any ``.rq`` file (the same header is read, if it has one) or be
+literal SPARQL text; see :func:`resolve`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+import pyoxigraph as ox
+
+from . import vocab
+from .errors import UserError
+from .resources import queries_dir
+
+if TYPE_CHECKING:  # pandas is imported only when a data frame is asked for
+    import pandas
+
+    from .store import Store
+
+log = logging.getLogger(__name__)
+
+PARAM_TYPES = ("iri", "string", "integer", "decimal", "metric")
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+
+#: What an IRI parameter may look like: a scheme, then no character that could end an IRI.
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_MEASURE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_FIELD = re.compile(r"^#\s*(title|description)\s*:\s*(.*)$")
+_HEADER_PARAM = re.compile(
+    r"^#\s*param\s+(?P<name>\S+)\s+\((?P<type>[^)]*)\)\s*"
+    r"(?:(?P<optional>optional)\s*|=\s*(?P<default>\S+?)\s*)?:(?:\s+(?P<desc>.*))?$"
+)
+_CONTINUATION = re.compile(r"^#\s{2,}(\S.*)$")
+_EXAMPLE = re.compile(r"\be\.g\.\s+(\S+?)[;,)]?(?:\s|$)")
+_SPARQL_KEYWORD = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE|PREFIX|BASE)\b", re.IGNORECASE)
+_VARIABLE = re.compile(r"[?$]([A-Za-z_0-9\u00b7-\uffff]+)")
+
+XSD_STRING = vocab.XSD + "string"
+RDF_LANG_STRING = vocab.RDF + "langString"
+RDF_JSON = vocab.RDF + "JSON"
+_INTEGER_TYPES = {
+    vocab.XSD + t
+    for t in (
+        "integer", "int", "long", "short", "byte", "nonNegativeInteger", "positiveInteger",
+        "nonPositiveInteger", "negativeInteger", "unsignedLong", "unsignedInt",
+        "unsignedShort", "unsignedByte",
+    )
+}
+_FLOAT_TYPES = {vocab.XSD + "double", vocab.XSD + "float", vocab.XSD + "decimal"}
+_DATETIME_TYPES = {vocab.XSD + "dateTime", vocab.XSD + "dateTimeStamp", vocab.XSD + "date"}
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """One declared parameter: the variable it binds, its type, and its default."""
+
+    name: str
+    type: str
+    description: str = ""
+    default: str | None = None
+    required: bool = True
+    example: str | None = None  # taken from "e.g. VALUE" in the description
+
+    def signature(self) -> str:
+        if self.required:
+            return f"{self.name} ({self.type})"
+        if self.default is not None:
+            return f"{self.name} ({self.type}) = {self.default}"
+        return f"{self.name} ({self.type}) optional"
+
+    @property
+    def sample(self) -> str | None:
+        """A value to try the query with: the default, else the example."""
+        return self.default if self.default is not None else self.example
+
+
+@dataclass(frozen=True)
+class CannedQuery:
+    """A query with the header its author wrote; ``path`` is None for literal text."""
+
+    name: str
+    title: str
+    description: str
+    params: tuple[QueryParam, ...]
+    text: str
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """How error messages name the query: the file it came from, else its name."""
+        return str(self.path) if self.path is not None else self.name
+
+    def param(self, name: str) -> QueryParam | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass
+class QueryResult:
+    """Rows of terms (None: unbound) for SELECT; ``boolean`` for ASK; ``triples`` for CONSTRUCT.
+
+    A CONSTRUCT or DESCRIBE result also fills ``columns``/``rows`` with subject, predicate
+    and object, so that the table and CSV formats work for every query form.
+    """
+
+    columns: list[str]
+    rows: list[tuple[Term | None, ...]] = field(default_factory=list)
+    boolean: bool | None = None
+    triples: list[ox.Triple] | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.boolean is not None:
+            return "boolean"
+        if self.triples is not None:
+            return "graph"
+        return "bindings"
+
+
+# -- reading queries -------------------------------------------------------------------
+
+
+def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...]]:
+    """Title, description and parameters from the leading comment block of a query."""
+    title = ""
+    description: list[str] = []
+    params: list[dict] = []
+    current: list[str] | None = None  # the text that a continuation line extends
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.rstrip()
+        if not line.strip():
+            if title or description or params:
+                break
+            continue
+        if not line.lstrip().startswith("#"):
+            break
+        line = line.lstrip()
+        if m := _HEADER_FIELD.match(line):
+            key, value = m.group(1), m.group(2).strip()
+            if key == "title":
+                title = value
+                current = None
+            else:
+                description = [value] if value else []
+                current = description
+            continue
+        if line.startswith("#") and re.match(r"^#\s*param\b", line):
+            m = _HEADER_PARAM.match(line)
+            if not m:
+                raise UserError(
+                    f"{where} line {number}: cannot read this parameter line; write "
+                    "'# param NAME (TYPE): description', '# param NAME (TYPE) = DEFAULT: ...' "
+                    "or '# param NAME (TYPE) optional: ...'"
+                )
+            name, ptype = m.group("name"), m.group("type").strip()
+            if not _NAME.match(name):
+                raise UserError(
+                    f"{where} line {number}: parameter name {name!r} is not a SPARQL variable "
+                    "name; use letters, digits and underscores"
+                )
+            if ptype not in PARAM_TYPES:
+                raise UserError(
+                    f"{where} line {number}: parameter {name} has unknown type {ptype!r}; "
+                    f"use one of {', '.join(PARAM_TYPES)}"
+                )
+            if any(p["name"] == name for p in params):
+                raise UserError(f"{where} line {number}: parameter {name} is declared twice")
+            desc = [m.group("desc") or ""]
+            params.append(
+                {
+                    "name": name,
+                    "type": ptype,
+                    "default": m.group("default"),
+                    "required": m.group("default") is None and not m.group("optional"),
+                    "desc": desc,
+                    "line": number,
+                }
+            )
+            current = desc
+            continue
+        if (m := _CONTINUATION.match(line)) and current is not None:
+            current.append(m.group(1).strip())
+            continue
+        current = None  # an ordinary comment ends the field above it
+
+    built: list[QueryParam] = []
+    for p in params:
+        desc_text = " ".join(s for s in p["desc"] if s).strip()
+        example = m.group(1) if (m := _EXAMPLE.search(desc_text)) else None
+        param = QueryParam(
+            name=p["name"],
+            type=p["type"],
+            description=desc_text,
+            default=p["default"],
+            required=p["required"],
+            example=example,
+        )
+        if param.default is not None:
+            try:
+                convert(param, param.default)
+            except UserError as error:
+                raise UserError(f"{where} line {p['line']}: default of {error}") from None
+        built.append(param)
+    return title, " ".join(s for s in description if s).strip(), tuple(built)
+
+
+def load_file(path: Path, name: str | None = None) -> CannedQuery:
+    """One query from a ``.rq`` file; a file without a header gets its stem as title."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"query {path}: cannot read: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"query {path}: not UTF-8 text; save the query as UTF-8") from None
+    title, description, params = parse_header(text, str(path))
+    return CannedQuery(
+        name=name or path.stem,
+        title=title or path.stem,
+        description=description,
+        params=params,
+        text=text,
+        path=path,
+    )
+
+
+def load_library() -> dict[str, CannedQuery]:
+    """Every query shipped in ``queries/``, by file stem, in name order."""
+    library: dict[str, CannedQuery] = {}
+    for path in sorted(queries_dir().glob("*.rq")):
+        library[path.stem] = load_file(path)
+    log.debug("query library: %d queries from %s", len(library), queries_dir())
+    return library
+
+
+def resolve(spec: str) -> CannedQuery:
+    """A library name, a path to a ``.rq`` file, or literal SPARQL text, in that order."""
+    library = load_library()
+    if spec in library:
+        return library[spec]
+    looks_like_path = "\n" not in spec and len(spec) < 4096
+    if looks_like_path:
+        path = Path(spec).expanduser()
+        try:
+            is_file = path.is_file()
+        except OSError:
+            is_file = False
+        if is_file:
+            return load_file(path)
+        if spec.endswith(".rq"):
+            raise UserError(f"query {spec}: no such file")
+    if _SPARQL_KEYWORD.search(_strip_comments(spec)):
+        title, description, params = parse_header(spec, "query text")
+        return CannedQuery(
+            name="query text",
+            title=title or "query text",
+            description=description,
+            params=params,
+            text=spec,
+            path=None,
+        )
+    shown = spec if len(spec) <= 60 else spec[:57] + "..."
+    raise UserError(
+        f"query {shown}: not a query in the library, a .rq file or SPARQL text; "
+        f"the library has: {', '.join(library) or '(nothing)'}"
+    )
+
+
+def _strip_comments(text: str) -> str:
+    """The query without ``#`` comments (a ``#`` inside an IRI or string is kept)."""
+    out = []
+    for line in text.splitlines():
+        in_iri = in_string = False
+        quote = ""
+        cut = len(line)
+        for i, ch in enumerate(line):
+            if in_string:
+                if ch == quote and line[i - 1] != "\\":
+                    in_string = False
+            elif in_iri:
+                if ch == ">":
+                    in_iri = False
+            elif ch in "\"'":
+                in_string, quote = True, ch
+            elif ch == "<" and i + 1 < len(line) and not line[i + 1].isspace() and line[i + 1] != "=":
+                in_iri = True
+            elif ch == "#":
+                cut = i
+                break
+        out.append(line[:cut])
+    return "\n".join(out)
+
+
+def query_variables(text: str) -> set[str]:
+    """The names of the variables a query mentions outside comments."""
+    return set(_VARIABLE.findall(_strip_comments(text)))
+
+
+def projected_variables(text: str) -> set[str] | None:
+    """The variables of the top-level SELECT clause; None for ``SELECT *`` or another form."""
+    body = _strip_comments(text)
+    m = re.search(r"\bSELECT\b(.*?)(?:\bWHERE\b|\{)", body, re.IGNORECASE | re.DOTALL)
+    if not m:
+        return None
+    clause = m.group(1)
+    if re.match(r"^\s*(DISTINCT|REDUCED)?\s*\*", clause, re.IGNORECASE):
+        return None
+    # "(expr AS ?v)" projects ?v only; a bare ?v projects ?v.
+    projected = set(re.findall(r"\bAS\s+[?$](\w+)", clause, re.IGNORECASE))
+    depth = 0
+    for token in re.finditer(r"[()]|[?$]\w+", clause):
+        t = token.group(0)
+        if t == "(":
+            depth += 1
+        elif t == ")":
+            depth -= 1
+        elif depth == 0:
+            projected.add(t[1:])
+    return projected
+
+
+# -- binding parameters ------------------------------------------------------------------
+
+
+def _takes(query: CannedQuery) -> str:
+    if not query.params:
+        return "it takes no parameters"
+    return "it takes: " + ", ".join(p.signature() for p in query.params)
+
+
+def convert(param: QueryParam, raw: str) -> ox.NamedNode | ox.Literal:
+    """One raw string as the RDF term its parameter type asks for."""
+    value = raw.strip()
+    if param.type == "iri":
+        if not _IRI.match(value):
+            hint = f", such as {param.example}" if param.example else ""
+            raise UserError(
+                f"parameter {param.name}: {raw!r} is not an absolute IRI; give a scheme and no "
+                f"spaces or any of <>\"{{}}|^`\\{hint}"
+            )
+        return ox.NamedNode(value)
+    if param.type == "string":
+        return ox.Literal(raw)
+    if param.type == "integer":
+        if not _INTEGER.match(value):
+            raise UserError(f"parameter {param.name}: {raw!r} is not an integer")
+        return ox.Literal(str(int(value)), datatype=ox.NamedNode(vocab.XSD + "integer"))
+    if param.type == "decimal":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            raise UserError(f"parameter {param.name}: {raw!r} is not a decimal number")
+        lexical = format(number, "f")
+        if "." not in lexical:
+            lexical += ".0"
+        return ox.Literal(lexical, datatype=ox.NamedNode(vocab.XSD + "decimal"))
+    if param.type == "metric":
+        if _MEASURE_NAME.match(value):
+            return ox.NamedNode(vocab.MLPROV + value)
+        prefix, _, local = value.partition(":")
+        if prefix in vocab.PREFIXES and _MEASURE_NAME.match(local):
+            return ox.NamedNode(vocab.PREFIXES[prefix] + local)
+        if _IRI.match(value):
+            return ox.NamedNode(value)
+        raise UserError(
+            f"parameter {param.name}: {raw!r} is not a measure; give a name such as accuracy "
+            "or macro_f1, or a full IRI"
+        )
+    raise UserError(f"parameter {param.name}: unknown type {param.type!r}")
+
+
+def bind(query: CannedQuery, raw: Mapping[str, str]) -> dict[str, ox.NamedNode | ox.Literal]:
+    """Type-checked substitutions: given values, then defaults; optional ones left unbound."""
+    unknown = [name for name in raw if query.param(name) is None]
+    if unknown:
+        raise UserError(
+            f"query {query.label}: unknown parameter {', '.join(sorted(unknown))}; {_takes(query)}"
+        )
+    bound: dict[str, ox.NamedNode | ox.Literal] = {}
+    for param in query.params:
+        if param.name in raw:
+            value = raw[param.name]
+        elif param.default is not None:
+            value = param.default
+        elif param.required:
+            example = f", e.g. {param.name}={param.example}" if param.example else ""
+            raise UserError(
+                f"query {query.label}: parameter {param.name} ({param.type}) is required"
+                f"{example}; {_takes(query)}"
+            )
+        else:
+            continue
+        try:
+            bound[param.name] = convert(param, value)
+        except UserError as error:
+            raise UserError(f"query {query.label}: {error}") from None
+    return bound
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def run(store: "Store", query: CannedQuery, raw_params: Mapping[str, str] | None = None) -> QueryResult:
+    """Bind the parameters, run the query and collect the whole result."""
+    substitutions = bind(query, raw_params or {})
+    log.debug("query %s with %s", query.label, {k: str(v) for k, v in substitutions.items()})
+    try:
+        result = store.query(query.text, substitutions)
+        if isinstance(result, ox.QuerySolutions):
+            variables = [v.value for v in result.variables]
+            keep = [i for i, name in enumerate(variables) if name not in substitutions]
+            rows = [tuple(solution[i] for i in keep) for solution in result]
+            return QueryResult(columns=[variables[i] for i in keep], rows=rows)
+        if isinstance(result, ox.QueryBoolean):
+            return QueryResult(columns=[], boolean=bool(result))
+        triples = list(result)
+        return QueryResult(
+            columns=["subject", "predicate", "object"],
+            rows=[(t.subject, t.predicate, t.object) for t in triples],
+            triples=triples,
+        )
+    except SyntaxError as error:
+        raise UserError(f"query {query.label}: SPARQL syntax error: {_one_line(error)}") from None
+    except RuntimeError as error:  # e.g. a parameter the query does not project
+        raise UserError(f"query {query.label}: {_one_line(error)}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+# -- formats -------------------------------------------------------------------------------
+
+
+def compact(iri: str) -> str:
+    """``prefix:local`` for an IRI in a known namespace, else the IRI itself."""
+    best = ""
+    for prefix, namespace in vocab.PREFIXES.items():
+        if iri.startswith(namespace) and len(namespace) > len(vocab.PREFIXES.get(best, "")):
+            local = iri[len(namespace):]
+            if re.fullmatch(r"[A-Za-z0-9_\-.]*", local) and not local.endswith("."):
+                best = prefix
+    return f"{best}:{iri[len(vocab.PREFIXES[best]):]}" if best else iri
+
+
+def _short_number(lexical: str) -> str:
+    """A double or decimal with at most 6 significant digits, if that loses only noise."""
+    try:
+        number = float(lexical)
+    except ValueError:
+        return lexical
+    if not math.isfinite(number) or number == 0:
+        return lexical
+    if 1e-4 <= abs(number) < 1e9:
+        digits = max(0, 5 - math.floor(math.log10(abs(number))))
+        text = f"{round(number, digits):.{digits}f}"
+        if "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text if len(text) < len(lexical) else lexical
+    return lexical
+
+
+def _table_cell(term: Term | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        return compact(term.value)
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, ox.Literal):
+        if term.datatype.value in (vocab.XSD + "double", vocab.XSD + "float", vocab.XSD + "decimal"):
+            return _short_number(term.value)
+        return term.value
+    return str(term)
+
+
+def _is_number(term: Term | None) -> bool:
+    return isinstance(term, ox.Literal) and (
+        term.datatype.value in _INTEGER_TYPES or term.datatype.value in _FLOAT_TYPES
+    )
+
+
+def to_table(result: QueryResult, max_width: int | None = 72) -> str:
+    """An aligned text table: compact IRIs, bare values, numbers right-aligned.
+
+    Doubles and decimals are shown to 6 significant digits and a cell longer than
+    ``max_width`` is cut with an ellipsis; the CSV and JSON formats keep every digit.
+    """
+    if result.boolean is not None:
+        return "true" if result.boolean else "false"
+    columns = result.columns
+    cells = []
+    for row in result.rows:
+        line = []
+        for term in row:
+            text = _table_cell(term).replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", " ")
+            if max_width and len(text) > max_width:
+                text = text[: max_width - 1] + "…"
+            line.append(text)
+        cells.append(line)
+    numeric = [
+        bool(result.rows)
+        and all(row[i] is None or _is_number(row[i]) for row in result.rows)
+        and any(row[i] is not None for row in result.rows)
+        for i in range(len(columns))
+    ]
+    widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
+
+    def fmt(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+        ]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(columns), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt(line) for line in cells)
+    count = len(result.rows)
+    lines.append(f"({count} row{'s' if count != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _csv_cell(term: Term | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, (ox.NamedNode, ox.Literal)):
+        return term.value
+    return str(term)
+
+
+def to_csv(result: QueryResult) -> str:
+    """CSV as in SPARQL 1.1 Query Results CSV: full IRIs, lexical values, a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if result.boolean is not None:
+        writer.writerow(["boolean"])
+        writer.writerow(["true" if result.boolean else "false"])
+        return buffer.getvalue()
+    writer.writerow(result.columns)
+    for row in result.rows:
+        writer.writerow([_csv_cell(term) for term in row])
+    return buffer.getvalue()
+
+
+def _json_term(term: Term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out: dict = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):  # RDF 1.2 triple term, as the draft JSON format writes it
+        return {
+            "type": "triple",
+            "value": {
+                "subject": _json_term(term.subject),
+                "predicate": _json_term(term.predicate),
+                "object": _json_term(term.object),
+            },
+        }
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def to_sparql_json(result: QueryResult) -> str:
+    """SPARQL 1.1 Query Results JSON (W3C), for tools that read standard results."""
+    if result.boolean is not None:
+        return json.dumps({"head": {}, "boolean": result.boolean})
+    if result.triples is not None:
+        raise UserError(
+            "a CONSTRUCT or DESCRIBE query returns a graph, not results; "
+            "ask for table or CSV output instead"
+        )
+    bindings = [
+        {name: _json_term(term) for name, term in zip(result.columns, row) if term is not None}
+        for row in result.rows
+    ]
+    document = {"head": {"vars": list(result.columns)}, "results": {"bindings": bindings}}
+    return json.dumps(document, ensure_ascii=False, indent=1)
+
+
+def python_value(term: Term | None):
+    """A plain Python value: numbers as numbers, dates as timestamps, IRIs as strings."""
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return term.value
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if not isinstance(term, ox.Literal):
+        return str(term)
+    datatype = term.datatype.value
+    try:
+        if datatype in _INTEGER_TYPES:
+            return int(term.value)
+        if datatype in _FLOAT_TYPES:
+            return float(term.value)
+        if datatype == vocab.XSD + "boolean":
+            return term.value in ("true", "1")
+        if datatype in _DATETIME_TYPES:
+            import pandas as pd
+
+            return pd.Timestamp(term.value)
+    except ValueError:
+        log.debug("literal %s does not parse as %s; kept as text", term.value, datatype)
+    return term.value
+
+
+def to_dataframe(result: QueryResult) -> "pandas.DataFrame":
+    """A pandas DataFrame of Python values, one column per variable."""
+    import pandas as pd
+
+    if result.boolean is not None:
+        return pd.DataFrame({"boolean": [result.boolean]})
+    records = [tuple(python_value(term) for term in row) for row in result.rows]
+    frame = pd.DataFrame.from_records(records, columns=list(result.columns))
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if len(values) and all(isinstance(v, pd.Timestamp) for v in values):
+            try:
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+            except (ValueError, TypeError):
+                pass
+    return frame
+
+
+def describe_library(library: Mapping[str, CannedQuery] | None = None) -> str:
+    """The text of ``mlprov query --list``: each query's name, title and parameters."""
+    library = load_library() if library is None else library
+    if not library:
+        return "(no queries)"
+    width = max(len(name) for name in library)
+    lines = []
+    for name, query in library.items():
+        lines.append(f"{name.ljust(width)}  {query.title}")
+        for param in query.params:
+            lines.append(f"{'':{width}}    {param.signature()}: {param.description}")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Namespace IRIs and the IRI shapes of everything mlprov writes.
+
+Plain strings on purpose: the kernel-side capture module imports this, and it
+must not pull in rdflib.
+"""
+
+PROV = "http://www.w3.org/ns/prov#"
+PPLAN = "http://purl.org/net/p-plan#"
+REPR = "https://w3id.org/reproduceme#"
+MLS = "http://www.w3.org/ns/mls#"
+MLPROV = "https://w3id.org/mlprov#"
+DCTERMS = "http://purl.org/dc/terms/"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+OWL = "http://www.w3.org/2002/07/owl#"
+SH = "http://www.w3.org/ns/shacl#"
+
+PREFIXES = {
+    "prov": PROV,
+    "p-plan": PPLAN,
+    "repr": REPR,
+    "mls": MLS,
+    "mlprov": MLPROV,
+    "dcterms": DCTERMS,
+    "xsd": XSD,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "owl": OWL,
+}
+
+#: Named graph that holds the project ontology inside a store.
+ONTOLOGY_GRAPH = "https://w3id.org/mlprov"
+
+#: Instance IRIs minted by mlprov. Plans keep the IRIs their authors chose.
+RUN_BASE = "urn:mlprov:run:"
+BUNDLE_BASE = "urn:mlprov:bundle:"
+INFERRED_BASE = "urn:mlprov:inferred:"
+AGENT_BASE = "urn:mlprov:agent:"
+ENV_BASE = "urn:mlprov:env:"
+
+#: Marker comment on the first line of every generated step cell.
+STEP_MARKER = "# mlprov step "
+#: Marker comment on the first line of the generated parameters cell.
+PARAMETERS_MARKER = "# mlprov parameters "
+
+
+def run_iri(run_id: str) -> str:
+    return RUN_BASE + run_id
+
+
+def bundle_iri(run_id: str) -> str:
+    """The named graph (a p-plan:Bundle) that holds one run's records."""
+    return BUNDLE_BASE + run_id
+
+
+def run_id_of(run: str) -> str:
+    if not run.startswith(RUN_BASE):
+        raise ValueError(f"not a run IRI: {run}")
+    return run[len(RUN_BASE):]

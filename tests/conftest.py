@@ -1,0 +1,42 @@
+"""Shared fixtures: real plans, a real on-disk store, real executed runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mlprov_rdf.plan import load
+from mlprov_rdf.scaffold import write_plan
+from mlprov_rdf.store import StoreLocation
+from mlprov_rdf.tasks import all_tasks
+from mlprov_rdf.workflow import run
+
+TASK = "multiclass-classification"
+
+
+def make_plan(path: Path, **values) -> Path:
+    """A plan from `mlprov init`, with some prov:value literals replaced (Turtle syntax)."""
+    write_plan(all_tasks()[TASK], path, title="Iris test plan", author="Test Author")
+    text = path.read_text()
+    for name, literal in values.items():
+        text, n = re.subn(
+            rf'(mlprov:parameterName "{name}" ;\n    prov:value )[^\n]+ \.',
+            lambda m, literal=literal: f"{m.group(1)}{literal} .",
+            text,
+        )
+        assert n == 1, name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="session")
+def executed_run(tmp_path_factory):
+    """One real Iris run: plan file, store location, outcome and typed plan."""
+    root = tmp_path_factory.mktemp("iris-run")
+    plan_file = make_plan(root / "iris.ttl", epochs="30")
+    location = StoreLocation(root / "store")
+    outcome = run(plan_file, location, output=root / "iris.ipynb")
+    assert outcome.ok, outcome.error
+    return {"plan_file": plan_file, "location": location, "outcome": outcome, "plan": load(plan_file).plan, "root": root}

@@ -1,0 +1,331 @@
+"""The graph browser: readable labels, colours, grouping, escaping, offline, deterministic."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import RDF, RDFS, XSD
+
+from mlprov_rdf import browse
+from mlprov_rdf.errors import UserError
+from mlprov_rdf.store import StoreLocation, open_store
+
+PROV = Namespace("http://www.w3.org/ns/prov#")
+PPLAN = Namespace("http://purl.org/net/p-plan#")
+REPR = Namespace("https://w3id.org/reproduceme#")
+MLS = Namespace("http://www.w3.org/ns/mls#")
+MLPROV = Namespace("https://w3id.org/mlprov#")
+DCTERMS = Namespace("http://purl.org/dc/terms/")
+
+PLAN = URIRef("https://example.org/plans/iris-mlp")
+P = Namespace(str(PLAN) + "#")
+RUN_ID = "20261123T194201-0a1b2c3d"
+RUN = URIRef(f"urn:mlprov:run:{RUN_ID}")
+BUNDLE = URIRef(f"urn:mlprov:bundle:{RUN_ID}")
+R = Namespace(f"{RUN}/")
+PACKAGES = [
+    "numpy", "pandas", "torch", "sklearn", "scipy", "matplotlib", "joblib", "threadpoolctl",
+    "packaging", "pyparsing", "cycler", "kiwisolver", "pillow", "fonttools", "dateutil",
+]
+STEPS = [  # (fragment, class, label, position)
+    ("setup", MLPROV.SetupStep, "Set up", 1),
+    ("ingest", MLPROV.DataIngestionStep, "Load the data", 2),
+    ("train", MLPROV.TrainingStep, "Train the model", 3),
+]
+
+
+def plan_graph(description: str = "Trains a small MLP on Iris.") -> Graph:
+    """A plan with 3 steps and 2 parameters, as docs/data-model.md writes it."""
+    g = Graph()
+    g.add((PLAN, RDF.type, PPLAN.Plan))
+    g.add((PLAN, RDF.type, REPR.Experiment))
+    g.add((PLAN, DCTERMS.title, Literal("Iris MLP")))
+    g.add((PLAN, DCTERMS.description, Literal(description)))
+    g.add((PLAN, PROV.wasAttributedTo, URIRef("https://example.org/people/ada")))
+    g.add((PLAN, MLPROV.task, MLPROV.MulticlassClassification))
+    g.add((URIRef("https://example.org/people/ada"), RDF.type, PROV.Person))
+    g.add((URIRef("https://example.org/people/ada"), RDFS.label, Literal("Ada")))
+    # added in reverse plan order on purpose: the layout must sort by mlprov:position
+    for i, (frag, cls, label, pos) in reversed(list(enumerate(STEPS))):
+        step = P[frag]
+        g.add((step, RDF.type, cls))
+        g.add((step, RDFS.label, Literal(label)))
+        g.add((step, PPLAN.isStepOfPlan, PLAN))
+        g.add((step, MLPROV.position, Literal(pos)))
+        if i:
+            g.add((step, PPLAN.isPrecededBy, P[STEPS[i - 1][0]]))
+    for name, value in (("dataset", Literal("iris")), ("epochs", Literal(100))):
+        var = P[name]
+        g.add((var, RDF.type, PPLAN.Variable))
+        g.add((var, RDF.type, REPR.Parameter))
+        g.add((var, MLPROV.parameterName, Literal(name)))
+        g.add((var, PROV.value, value))
+        g.add((var, PPLAN.isVariableOfPlan, PLAN))
+    g.add((P.ingest, PPLAN.hasInputVar, P.dataset))
+    g.add((P.train, PPLAN.hasInputVar, P.epochs))
+    return g
+
+
+def run_graph() -> Graph:
+    """A run bundle: 3 cell executions, a data set, a model, 3 metrics, hardware, 15 packages."""
+    g = Graph()
+    g.add((BUNDLE, RDF.type, PPLAN.Bundle))
+    g.add((BUNDLE, RDF.type, PROV.Bundle))
+    g.add((BUNDLE, PROV.wasGeneratedBy, RUN))
+    person = URIRef("urn:mlprov:agent:person:ada")
+    software = URIRef("urn:mlprov:agent:software:mlprov-rdf-0.1.0")
+    for t in (PROV.Activity, REPR.Trial, MLS.Run):
+        g.add((RUN, RDF.type, t))
+    g.add((RUN, RDFS.label, Literal("Iris MLP, run 2026-11-23 19:42:01")))
+    g.add((RUN, MLPROV.plan, PLAN))
+    g.add((RUN, MLPROV.status, MLPROV.Completed))
+    g.add((RUN, PROV.startedAtTime, Literal("2026-11-23T19:42:01.123456+00:00", datatype=XSD.dateTime)))
+    assoc = BNode()
+    g.add((RUN, PROV.qualifiedAssociation, assoc))
+    g.add((assoc, RDF.type, PROV.Association))
+    g.add((assoc, PROV.agent, person))
+    g.add((assoc, PROV.hadPlan, PLAN))
+    g.add((RUN, PROV.wasAssociatedWith, person))
+    g.add((RUN, PROV.wasAssociatedWith, software))
+    g.add((person, RDF.type, PROV.Agent))
+    g.add((person, RDF.type, PROV.Person))
+    g.add((person, RDFS.label, Literal("ada")))
+    g.add((software, RDF.type, PROV.SoftwareAgent))
+    g.add((software, RDFS.label, Literal("mlprov-rdf 0.1.0")))
+    for order, (frag, _, label, _) in enumerate(STEPS, start=1):
+        cell = R[f"cell/{order}"]
+        g.add((cell, RDF.type, PROV.Activity))
+        g.add((cell, RDF.type, REPR.CellExecution))
+        g.add((cell, RDFS.label, Literal(f"{order}. {label}")))
+        g.add((cell, DCTERMS.isPartOf, RUN))
+        g.add((cell, PPLAN.correspondsToStep, P[frag]))
+        g.add((cell, MLPROV.executionOrder, Literal(order)))
+        g.add((cell, MLPROV.sourceCode, Literal(f"# mlprov step {frag}\nprint('{label}')\n")))
+        g.add((cell, MLPROV.status, MLPROV.Completed))
+        if order > 1:
+            g.add((cell, PROV.wasInformedBy, R[f"cell/{order - 1}"]))
+    setting = R["setting/epochs"]
+    g.add((setting, RDF.type, MLS.HyperParameterSetting))
+    g.add((setting, RDFS.label, Literal("epochs = 100")))
+    g.add((setting, PPLAN.correspondsToVariable, P.epochs))
+    g.add((setting, MLPROV.parameterName, Literal("epochs")))
+    g.add((setting, MLS.hasValue, Literal(100)))
+    g.add((RUN, MLS.hasInput, setting))
+    data = R["data/iris"]
+    g.add((data, RDF.type, MLS.Dataset))
+    g.add((data, RDFS.label, Literal("iris")))
+    g.add((data, MLPROV.sampleCount, Literal(150)))
+    g.add((data, PROV.wasGeneratedBy, R["cell/2"]))
+    model = R["model"]
+    g.add((model, RDF.type, MLS.Model))
+    g.add((model, RDFS.label, Literal("MLP 4-50-50-3 (relu)")))
+    g.add((model, PROV.wasDerivedFrom, data))
+    g.add((model, PROV.wasGeneratedBy, R["cell/3"]))
+    g.add((RUN, MLS.hasOutput, model))
+    for name, value in (("accuracy", 0.9666666666666667), ("loss", 0.0812), ("macro_f1", 0.9665)):
+        metric = R[f"metric/{name}"]
+        g.add((metric, RDF.type, MLS.ModelEvaluation))
+        g.add((metric, MLS.specifiedBy, MLPROV[name]))
+        g.add((metric, MLS.hasValue, Literal(value)))
+        g.add((metric, PROV.wasDerivedFrom, model))
+        g.add((metric, PROV.wasGeneratedBy, R["cell/3"]))
+        g.add((RUN, MLS.hasOutput, metric))
+    hardware = R["hardware"]
+    g.add((hardware, RDF.type, MLPROV.Hardware))
+    g.add((hardware, RDFS.label, Literal("x86_64, 2 cores, 24.0 GiB")))
+    g.add((hardware, MLPROV.cpuCores, Literal(2)))
+    g.add((RUN, REPR.hasSetting, hardware))
+    for name in PACKAGES:
+        pkg = R[f"package/{name}"]
+        g.add((pkg, RDF.type, REPR.Package))
+        g.add((pkg, RDFS.label, Literal(f"{name} 1.0")))
+        g.add((pkg, MLPROV.packageName, Literal(name)))
+        g.add((RUN, REPR.hasSetting, pkg))
+    return g
+
+
+def run_view() -> Graph:
+    return plan_graph() + run_graph()
+
+
+def network_data(page: str) -> tuple[list[dict], list[dict]]:
+    """The node and edge arrays the page hands to vis-network."""
+    found = {}
+    for name in ("nodes", "edges"):
+        match = re.search(rf"{name} = new vis\.DataSet\(mlprovTips\((.*)\)\);", page)
+        assert match, f"no {name} data set in the page"
+        found[name] = json.loads(match.group(1))
+    return found["nodes"], found["edges"]
+
+
+def render(graph: Graph, tmp_path: Path, name: str = "page.html", focus: str = str(RUN)) -> tuple[str, list, list]:
+    path = tmp_path / name
+    browse.write_html(graph, focus, path)
+    page = path.read_text(encoding="utf-8")
+    nodes, edges = network_data(page)
+    return page, nodes, edges
+
+
+def test_every_run_and_plan_node_is_shown_with_a_readable_label(tmp_path):
+    graph = run_view()
+    _, nodes, _ = render(graph, tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    wanted = {str(s) for s in graph.subjects() if isinstance(s, URIRef)} - {str(BUNDLE)}
+    assert wanted <= set(by_id), sorted(wanted - set(by_id))
+    for node in nodes:
+        assert node["label"].strip(), node["id"]
+        assert "urn:mlprov:" not in node["label"] and "://" not in node["label"], node["label"]
+    assert by_id[str(RUN)]["label"] == "Iris MLP, run 2026-11-23 19:42:01"
+    assert by_id[str(R["cell/2"])]["label"] == "2. Load the data"
+
+
+def test_labels_fall_back_to_name_value_then_measure_value_then_a_compact_name(tmp_path):
+    graph = run_view()
+    _, nodes, _ = render(graph, tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    assert by_id[str(P.dataset)]["label"] == "dataset = iris"
+    assert by_id[str(P.epochs)]["label"] == "epochs = 100"
+    assert by_id[str(R["metric/accuracy"])]["label"] == "accuracy = 0.9667"
+    assert browse.compact(str(R["package/torch"])) == "package/torch"
+    assert browse.compact(str(RUN)) == f"run {RUN_ID}"
+    assert browse.compact(str(PROV.wasGeneratedBy)) == "prov:wasGeneratedBy"
+
+
+def test_each_kind_gets_its_own_colour_and_the_legend_names_it(tmp_path):
+    page, nodes, _ = render(run_view(), tmp_path)
+    colour_of: dict[str, set[str]] = {}
+    for node in nodes:
+        colour_of.setdefault(node["mlprovKind"], set()).add(node["color"]["background"])
+    assert {"plan", "step", "parameter", "setting", "run", "cell", "data", "model", "metric", "agent",
+            "environment"} <= set(colour_of)
+    assert all(len(colours) == 1 for colours in colour_of.values())
+    backgrounds = [next(iter(c)) for c in colour_of.values()]
+    assert len(set(backgrounds)) == len(backgrounds)
+    for kind in colour_of:
+        assert f">{browse._KIND[kind].legend}</span>" in page
+
+
+def test_packages_sit_behind_one_environment_node_not_on_the_run(tmp_path):
+    _, nodes, edges = render(run_view(), tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    packages = [str(R[f"package/{name}"]) for name in PACKAGES]
+    hubs = [n for n in nodes if n.get("mlprovHub") and n["mlprovKind"] == "environment"]
+    assert len(hubs) == 1
+    hub = hubs[0]["id"]
+    assert "15 packages" in hubs[0]["label"]
+    for package in packages + [str(R["hardware"])]:
+        assert by_id[package]["hidden"] is True and by_id[package]["mlprovGroup"] == hub
+    visible = [e for e in edges if not e.get("hidden")]
+    assert not [e for e in visible if e["to"] in packages or e["from"] in packages]
+    assert [e for e in visible if e["from"] == str(RUN) and e["to"] == hub]
+    top_level_on_run = [e for e in visible if str(RUN) in (e["from"], e["to"])]
+    assert len(top_level_on_run) < 10
+
+
+def test_steps_and_cells_read_left_to_right_in_plan_order(tmp_path):
+    _, nodes, _ = render(run_view(), tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    step_x = [by_id[str(P[frag])]["x"] for frag, *_ in STEPS]
+    cell_x = [by_id[str(R[f"cell/{i}"])]["x"] for i in (1, 2, 3)]
+    assert step_x == sorted(step_x) and len(set(step_x)) == 3
+    assert cell_x == step_x  # each cell sits under the step it executed
+    assert by_id[str(PLAN)]["x"] < step_x[0]
+    assert all(by_id[str(R[f"cell/{i}"])]["y"] > by_id[str(P.setup)]["y"] for i in (1, 2, 3))
+
+
+def test_tooltips_escape_plan_literals(tmp_path):
+    graph = plan_graph(description='<script>alert("x")</script><img src=x onerror=alert(1)>')
+    page, nodes, _ = render(graph, tmp_path, focus=str(PLAN))
+    plan = next(n for n in nodes if n["id"] == str(PLAN))
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in plan["title"]
+    assert "<script>alert" not in plan["title"] and "<img" not in plan["title"]
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "<table>" in plan["title"]  # our own markup stays HTML
+
+
+def test_page_fetches_nothing_from_the_network(tmp_path):
+    page, _, _ = render(run_view(), tmp_path)
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(https?:)?//", page, re.I)
+    assert not re.search(r"<link\b[^>]*\bhref\s*=\s*[\"']?(https?:)?//", page, re.I)
+    assert "bootstrap" not in page
+    assert "new vis.Network(" in page and "vis-network" in page  # the library is inlined
+
+
+def test_same_graph_renders_byte_identical(tmp_path):
+    browse.write_html(run_view(), str(RUN), tmp_path / "a.html")
+    browse.write_html(run_view(), str(RUN), tmp_path / "b.html")
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+def test_summary_counts_nodes_and_kinds(tmp_path):
+    summary = browse.write_html(run_view(), str(RUN), tmp_path / "s.html", title="Iris")
+    assert summary.path == tmp_path / "s.html"
+    assert summary.kinds["step"] == 3 and summary.kinds["cell"] == 3 and summary.kinds["metric"] == 3
+    assert summary.kinds["environment"] == 17  # hardware, 15 packages, and the hub
+    assert summary.grouped == 16
+    assert summary.nodes == sum(summary.kinds.values()) and summary.edges > 0
+    assert "<title>Iris</title>" in (tmp_path / "s.html").read_text(encoding="utf-8")
+
+
+def test_long_metric_series_fold_into_one_node(tmp_path):
+    graph = run_view()
+    for epoch in range(1, 51):
+        m = R[f"metric/training_loss/epoch/{epoch}"]
+        graph.add((m, RDF.type, MLS.ModelEvaluation))
+        graph.add((m, MLS.specifiedBy, MLPROV.training_loss))
+        graph.add((m, MLS.hasValue, Literal(1.0 / epoch)))
+        graph.add((m, MLPROV.epoch, Literal(epoch)))
+        graph.add((m, PROV.wasGeneratedBy, R["cell/3"]))
+    _, nodes, edges = render(graph, tmp_path)
+    visible = [n for n in nodes if not n.get("hidden")]
+    assert not [n for n in visible if "/epoch/" in n["id"]]
+    hub = next(n for n in visible if n.get("mlprovHub") and n["mlprovKind"] == "metric")
+    assert hub["label"].startswith("training_loss per epoch\n50 values, last 0.02")
+    assert [e for e in edges if e["from"] == hub["id"] and e["to"] == str(R["cell/3"]) and not e.get("hidden")]
+
+
+def _load(store, graph_iri: str, graph: Graph) -> None:
+    data = graph.serialize(format="nt", encoding="utf-8")
+    store.replace_graph(graph_iri, ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(StoreLocation(tmp_path / "s")) as s:
+        _load(s, str(PLAN), plan_graph())
+        _load(s, str(BUNDLE), run_graph())
+        yield s
+
+
+def test_collect_run_returns_its_bundle_and_its_plan(store):
+    graph = browse.collect(store, str(RUN))
+    assert len(graph) == len(plan_graph()) + len(run_graph())
+    assert (P.ingest, PPLAN.isStepOfPlan, PLAN) in graph
+    assert (R["cell/2"], PPLAN.correspondsToStep, P.ingest) in graph
+    assert len(browse.collect(store, str(BUNDLE))) == len(graph)  # the bundle IRI means the run
+
+
+def test_collect_plan_returns_the_plan_graph_only(store):
+    graph = browse.collect(store, str(PLAN))
+    assert len(graph) == len(plan_graph())
+    assert not list(graph.triples((RUN, None, None)))
+
+
+@pytest.mark.parametrize("iri", ["urn:mlprov:run:19990101T000000-ffffffff", "https://example.org/nothing"])
+def test_collect_unknown_iri_is_a_user_error(store, iri):
+    with pytest.raises(UserError) as error:
+        browse.collect(store, iri)
+    message = str(error.value)
+    assert message.startswith(f"{iri}: no plan or run with this IRI in the store ")
+    assert str(store.location.home) in message and "mlprov runs" in message
+    assert "\n" not in message
+
+
+def test_collected_run_renders(store, tmp_path):
+    summary = browse.write_html(browse.collect(store, str(RUN)), str(RUN), tmp_path / "run.html")
+    assert summary.kinds["run"] == 1 and summary.kinds["plan"] == 1

@@ -1,0 +1,138 @@
+"""Bad plans: one clear line, exit 2, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlprov_rdf.cli import main
+from tests.conftest import make_plan
+
+PLAN = "<https://example.org/plans/bad>"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def syntax_error(p):
+    _edit(p, "mlprov:position 1 .", "mlprov:position 1")
+
+
+def no_plan(p):
+    _edit(p, "a p-plan:Plan, repr:Experiment ;", "a prov:Entity ;")
+
+
+def two_plans(p):
+    p.write_text(p.read_text() + "\n<https://example.org/plans/other> a <http://purl.org/net/p-plan#Plan> .\n")
+
+
+def cycle(p):
+    _edit(p, "mlprov:position 1 .", "mlprov:position 1 ;\n    p-plan:isPrecededBy :evaluation .")
+
+
+def unknown_step_type(p):
+    _edit(p, ":training a mlprov:TrainingStep", ":training a mlprov:FineTuningStep")
+
+
+def missing_parameter(p):
+    _edit(p, "p-plan:hasInputVar :epochs ;\n", "")
+
+
+def ill_typed_parameter(p):
+    make_plan(p, epochs='"many"')
+
+
+def value_outside_allowed(p):
+    make_plan(p, optimizer='"Adamm"')
+
+
+def position_contradicts_order(p):
+    _edit(p, "mlprov:position 3 ;", "mlprov:position 4 ;")
+    _edit(p, "mlprov:position 4 ;\n    p-plan:isPrecededBy :data-preparation", "mlprov:position 3 ;\n    p-plan:isPrecededBy :data-preparation")
+
+
+def code_injection_literal(p):
+    make_plan(p, csv_label_column='"label\\"\\nimport os; os.system(\\"touch pwned\\")\\n#"')
+
+
+def csv_path_missing(p):
+    make_plan(p, dataset='"csv"', csv_path='"no-such-file.csv"')
+
+
+def not_rdf(p):
+    p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+
+
+def out_of_range(p):
+    make_plan(p, test_size="1.5")
+
+
+def empty_file(p):
+    p.write_text("")
+
+
+BAD_PLANS = {
+    syntax_error: "syntax error",
+    no_plan: "no plan found",
+    two_plans: "2 plans",
+    cycle: "cycle",
+    unknown_step_type: "no template for",
+    missing_parameter: "'epochs' is missing",
+    ill_typed_parameter: "not an integer",
+    value_outside_allowed: "'Adamm' is not allowed",
+    position_contradicts_order: "p-plan:isPrecededBy",
+    code_injection_literal: "line break",
+    csv_path_missing: "does not exist",
+    not_rdf: "not a text file",
+    out_of_range: "out of range",
+    empty_file: "no triples",
+}
+
+
+@pytest.mark.parametrize("spoil", list(BAD_PLANS), ids=lambda f: f.__name__)
+def test_bad_plan_gives_one_line_exit_2_and_writes_nothing(spoil, tmp_path):
+    plan = make_plan(tmp_path / "bad.ttl")
+    spoil(plan)
+    out = tmp_path / "out.ipynb"
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, ["generate", str(plan), "-o", str(out), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    assert str(plan) in lines[0]
+    assert BAD_PLANS[spoil] in lines[0]
+    assert not out.exists()
+    assert not store.exists()
+
+
+def test_bad_plan_from_the_real_command_line_has_no_traceback(tmp_path):
+    plan = make_plan(tmp_path / "bad.ttl", optimizer='"Adamm"')
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlprov_rdf", "validate", str(plan)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "use one of Adam, SGD, RMSprop, Adagrad, Adadelta, Adamax" in proc.stderr
+
+
+def test_default_plan_is_valid(tmp_path):
+    plan = make_plan(tmp_path / "ok.ttl")
+    result = CliRunner().invoke(main, ["validate", str(plan)])
+    assert result.exit_code == 0, result.output
+    assert "7 steps" in result.output
+
+
+def test_csv_plan_with_existing_file_is_valid(tmp_path):
+    (tmp_path / "data.csv").write_text("a,b,label\n1,2,x\n3,4,y\n")
+    plan = make_plan(tmp_path / "csv.ttl", dataset='"csv"', csv_path='"data.csv"')
+    result = CliRunner().invoke(main, ["validate", str(plan)])
+    assert result.exit_code == 0, result.output
