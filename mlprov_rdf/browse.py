@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import logging
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
@@ -104,7 +103,6 @@ _STEP_CLASSES = frozenset(
         "ModelDefinitionStep",
         "TrainingStep",
         "EvaluationStep",
-        "CustomStep",
     )
 ) | {PPLAN + "Step", REPR + "Cell"}
 _ENV_CLASSES = frozenset(
@@ -154,18 +152,18 @@ _PLAN_LINKS = frozenset(
 
 # -- layout constants (vis-network pixels) ------------------------------------------------
 
-_DX = 340  # column spacing
-_PAIR = 82  # parameter left, the run's setting right, in one column
+_DX = 200  # column spacing
 _Y_STEP = 0
-_Y_CELL = 190
-_GAP = 24
+_GAP = 22  # between nodes in a row
+_ROW_GAP = 34  # between rows
 _GRID_COLS = 3
 _GRID_DX = 165
 _GRID_DY = 54
 _MAX_WIDTH = 150
 _MAX_LABEL = 60
 _MAX_VALUE = 300
-_MAX_VALUES = 12
+_MAX_VALUES = 8  # values per property in a tooltip
+_MAX_LINES = 10  # lines of a multi-line value (source code) in a tooltip
 _GROUP_MIN = 3  # a metric series of this many values or more is folded
 
 _VOCAB_NAMESPACES = tuple(sorted(PREFIXES.values(), key=len, reverse=True))
@@ -400,7 +398,7 @@ class _View:
         for term in candidates:
             if isinstance(term, Literal) or self._skipped(term):
                 continue
-            if term not in self.props and (self._is_vocabulary(term) or self._only_typed(term)):
+            if self._is_vocabulary(term):  # mlprov:Completed, mlprov:accuracy: shown as values
                 continue
             chosen.append(term)
         # blank-node ids depend on their rows only: assign in a stable order
@@ -417,10 +415,6 @@ class _View:
             node.w, node.h = _size(node.label, _KIND[node.kind].shape)
         for term, node_id in self.ids.items():  # after the labels: tooltips name their targets
             self.nodes[node_id].tip = self._tooltip(term, self.nodes[node_id])
-
-    def _only_typed(self, term: RdfNode) -> bool:
-        """An object used only as an rdf:type value: a class, not a thing to draw."""
-        return not self.incoming.get(term)
 
     def _kind(self, term: RdfNode) -> str:
         types = self.types.get(term, set())
@@ -472,7 +466,12 @@ class _View:
             return _clip(f"{name} = {_value_text(value)}" if value is not None else str(name))
         measure = self._first(term, MLS + "specifiedBy")
         if measure is not None and value is not None:
-            return _clip(f"{compact(str(measure)).split(':')[-1]} = {_value_text(value)}")
+            name = compact(str(measure)).split(":")[-1]
+            for predicate, fmt in ((MLPROV + "forClass", "{} ({})"), (MLPROV + "epoch", "{}, epoch {}")):
+                qualifier = self._first(term, predicate)
+                if qualifier is not None:
+                    name = fmt.format(name, _value_text(qualifier))
+            return _clip(f"{name} = {_value_text(value)}")
         if isinstance(term, BNode):
             types = sorted(self.types.get(term, ()))
             return _clip(compact(types[0]).split(":")[-1] if types else "(blank node)")
@@ -521,8 +520,8 @@ class _View:
                 suffix = f' <span class="mp-dt">@{html.escape(value.language)}</span>'
             if "\n" in text.strip():
                 lines = text.strip("\n").splitlines()
-                shown = "\n".join(line[:_MAX_VALUE] for line in lines[:15])
-                more = f"\n… {len(lines) - 15} more lines" if len(lines) > 15 else ""
+                shown = "\n".join(line[:_MAX_VALUE] for line in lines[:_MAX_LINES])
+                more = f"\n… {len(lines) - _MAX_LINES} more lines" if len(lines) > _MAX_LINES else ""
                 return f"<pre>{html.escape(shown + more)}</pre>{suffix}"
             if len(text) > _MAX_VALUE:
                 text = text[:_MAX_VALUE] + f"… ({len(str(value))} characters)"
@@ -693,9 +692,15 @@ class _View:
         return sorted(n.id for n in self.nodes.values() if n.kind == kind and not n.hub and not n.hidden)
 
     def _layout(self) -> None:
-        """Fixed positions: columns follow plan and execution order, lanes separate the roles."""
+        """Fixed positions: columns follow plan and execution order, rows separate the roles.
+
+        Rows, top to bottom: plan variables, each under the run's setting for it (and the
+        plan's author); plan and steps; run and cell executions; data, models and the run's
+        agents; metrics and the environment. Each row is packed left to right, every node as
+        near as it can get to the column of the step or cell it belongs to, so edges stay
+        short; a row too long for the pipeline is split into staggered sub-rows.
+        """
         col: dict[str, float] = {}
-        placed: set[str] = set()
         cells = sorted(
             self._of_kind("cell"), key=lambda c: (self._int(c, MLPROV + "executionOrder"), self.nodes[c].label, c)
         )
@@ -714,130 +719,206 @@ class _View:
                 col[step] = previous + 1 if previous + 1 not in taken else previous + 0.5
             taken.add(col[step])
             previous = col[step]
+        plans, runs = self._of_kind("plan"), self._of_kind("run")
+        for node_id in plans[:1] + runs[:1]:
+            col[node_id] = 0
 
-        # lane 1 and 2: plan(s) above run(s) in column 0, steps and cells to the right
-        lefts: list[str] = []
-        for kind, lane_y, members in (("plan", _Y_STEP, steps), ("run", _Y_CELL, cells)):
-            firsts = self._of_kind(kind)
-            for i, node_id in enumerate(firsts):
-                if i == 0:
-                    self._place(node_id, 0, lane_y)
-                    placed.add(node_id)
-                else:
-                    lefts.append(node_id)
-            for node_id in members:
-                self._place(node_id, col[node_id] * _DX, lane_y)
-                placed.add(node_id)
+        # a row holds units: nodes stacked top to bottom that move together, with their column
+        rows: dict[str, list[tuple[list[str], float]]] = defaultdict(list)
+        rows["step"] = [([s], col[s]) for s in plans[:1] + steps]
+        rows["cell"] = [([c], col[c]) for c in runs[:1] + cells]
+        placed = {n for units in rows.values() for unit, _ in units for n in unit}
 
-        # lane 0, stacking upwards: plan variables above the first step that uses them,
-        # each with the run's setting for it on its right
-        settings_of: dict[str, list[str]] = defaultdict(list)
+        settings_of: dict[str, str] = {}
         for setting in self._of_kind("setting"):
-            for var in self._ids_of(setting, PPLAN + "correspondsToVariable"):
-                if self.nodes[var].kind == "parameter":
-                    settings_of[var].append(setting)
-                    break
-        paired = any(settings_of.values())
-        var_col: dict[str, float] = {}
+            target = next(
+                (v for v in self._ids_of(setting, PPLAN + "correspondsToVariable")
+                 if self.nodes[v].kind == "parameter" and v not in settings_of),
+                None,
+            )
+            if target:
+                settings_of[target] = setting
         for var in self._of_kind("parameter"):
             users = [
                 col[s]
                 for predicate in (PPLAN + "hasInputVar", PPLAN + "hasOutputVar")
                 for s in self._ids_into(var, predicate)
                 if s in col
-            ]
-            users += [
+            ] + [
                 col[s]
                 for predicate in (PPLAN + "isInputVarOf", PPLAN + "isOutputVarOf")
                 for s in self._ids_of(var, predicate)
                 if s in col
             ]
-            var_col[var] = min(users) if users else 0
-        orphans = [s for s in self._of_kind("setting") if not any(s in v for v in settings_of.values())]
-        by_col: dict[float, list[tuple[str | None, str | None]]] = defaultdict(list)
-        for var, c in var_col.items():
-            for i, setting in enumerate(settings_of.get(var) or [None]):
-                by_col[c].append((var if i == 0 else None, setting))
-        for setting in orphans:
-            by_col[0].append((None, setting))
-        for c, rows in by_col.items():
-            rows.sort(key=lambda r: self._row_key(r))
-            lane_top = min(
-                (self.nodes[n].y - self.nodes[n].h / 2 for n in placed if self.nodes[n].y == _Y_STEP
-                 and abs(self.nodes[n].x - c * _DX) < _DX / 2),
-                default=_Y_STEP - 20,
-            )
-            bottom = lane_top - _GAP * 1.5
-            for var, setting in rows:
-                h = max(self.nodes[n].h for n in (var, setting) if n)
-                y = bottom - h / 2
-                if var:
-                    self._place(var, c * _DX - (_PAIR if paired else 0), y)
-                    placed.add(var)
-                if setting:
-                    self._place(setting, c * _DX + _PAIR, y)
-                    placed.add(setting)
-                bottom = y - h / 2 - _GAP
+            unit = [settings_of[var], var] if var in settings_of else [var]
+            rows["var"].append((unit, min(users, default=0)))
+            placed.update(unit)
 
-        # lane 3, stacking downwards: what each cell generated, series hubs last
-        out: dict[float, list[str]] = defaultdict(list)
+        # what a cell generated sits under it; what was derived from that, next to it
+        made_in: dict[str, float] = {}
         for node in sorted(self.nodes.values(), key=lambda n: n.id):
             if node.id in placed or node.hidden:
                 continue
             if node.hub:
-                group = self.groups[node.id]
-                if group.owner in col and self.nodes[group.owner].kind == "cell":
-                    out[col[group.owner]].append(node.id)
+                owner = self.groups[node.id].owner
+                if owner in col and self.nodes[owner].kind == "cell":
+                    made_in[node.id] = col[owner]
                 continue
-            makers = [m for m in self._ids_of(node.id, PROV + "wasGeneratedBy") if m in col]
-            if makers and node.kind not in ("step", "cell", "run", "plan"):
-                out[min(col[m] for m in makers)].append(node.id)
-        # derived things without a maker go under what they derive from
-        derived_from: dict[str, float] = {}
-        for members in out.values():
-            for m in members:
-                derived_from[m] = next(c for c, ms in out.items() if m in ms)
+            makers = [col[m] for m in self._ids_of(node.id, PROV + "wasGeneratedBy") if m in col]
+            if makers:
+                made_in[node.id] = min(makers)
         for node in sorted(self.nodes.values(), key=lambda n: n.id):
-            if node.id in placed or node.hidden or node.hub or node.id in derived_from:
+            if node.id in placed or node.hidden or node.hub or node.id in made_in:
                 continue
-            if node.kind in ("data", "model", "metric"):
-                sources = [derived_from[s] for s in self._ids_of(node.id, PROV + "wasDerivedFrom") if s in derived_from]
-                if sources:
-                    out[min(sources)].append(node.id)
-        for c, members in out.items():
-            members.sort(key=self._stack_key)
-            top = _Y_CELL + 40 + _GAP * 1.5
-            for node_id in members:
-                node = self.nodes[node_id]
-                self._place(node_id, c * _DX, top + node.h / 2)
-                placed.add(node_id)
-                top += node.h + _GAP
-
-        # the left column: agents, other things, environment hubs last (they open downwards)
-        for node in self.nodes.values():
-            if node.id not in placed and not node.hidden and node.id not in lefts:
-                lefts.append(node.id)
-        lefts.sort(key=self._stack_key)
-        top = (_Y_STEP + _Y_CELL) / 2 - 30 if cells or self._of_kind("run") else _Y_STEP - 20
-        for node_id in lefts:
-            node = self.nodes[node_id]
-            self._place(node_id, -_DX, top + node.h / 2)
+            sources = [made_in[s] for s in self._ids_of(node.id, PROV + "wasDerivedFrom") if s in made_in]
+            if sources and node.kind in ("data", "model", "metric", "other"):
+                made_in[node.id] = min(sources)
+        for node_id, c in made_in.items():
+            rows["metric" if self.nodes[node_id].kind == "metric" else "out"].append(([node_id], c))
             placed.add(node_id)
-            top += node.h + _GAP * 1.4
 
-        # folded members: a grid under their hub
-        for group in self.groups.values():
-            hub = self.nodes[group.hub]
-            grid_top = hub.y + hub.h / 2 + _GRID_DY
+        # the rest hangs off the plan (above it) or off the run (below it)
+        for node in sorted(self.nodes.values(), key=lambda n: n.id):
+            if node.id in placed or node.hidden:
+                continue
+            sources = {self.nodes[s].kind for s in self._sources_of(node.id)}
+            near_plan = not runs or (bool(sources & {"plan", "step", "parameter"}) and not sources & {"run", "cell"})
+            if near_plan or node.kind == "setting":
+                row = "var"
+            elif node.hub or node.kind == "environment":
+                row = "metric"
+            else:
+                row = "out"
+            rows[row].append(([node.id], 0.0))
+            placed.add(node.id)
+
+        # columns are _DX apart, wider where many variables or outputs gather
+        need: dict[float, float] = defaultdict(float)
+        for name, share in (("var", 0.5), ("out", 1.0), ("metric", 1.0)):
+            per_col: dict[float, float] = defaultdict(float)
+            for unit, c in rows[name]:
+                per_col[c] += self._unit_size(unit)[0] + _GAP
+            for c, width in per_col.items():
+                need[c] = max(need[c], width * share)
+        x_of: dict[float, float] = {}
+        x, last_width = 0.0, 0.0
+        for c in sorted({c for units in rows.values() for _, c in units} | {0.0}):
+            width = max(_DX, need.get(c, 0.0))
+            x = x + (last_width + width) / 2 if x_of else 0.0
+            x_of[c], last_width = x, width
+        rows = defaultdict(list, {name: [(unit, x_of[c]) for unit, c in units] for name, units in rows.items()})
+
+        step_h, cell_h = self._row_height(rows["step"]), self._row_height(rows["cell"])
+        self._place_row(rows["step"], _Y_STEP, step_h)
+        y_top = _Y_STEP - step_h / 2
+        y_bottom = _Y_STEP + step_h / 2 + _ROW_GAP * 2.2
+        if rows["cell"]:
+            self._place_row(rows["cell"], y_bottom + cell_h / 2, cell_h)
+            y_bottom += cell_h
+        for name in ("out", "metric"):  # one row each: they run on past the last cell if need be
+            if rows[name]:
+                height = self._row_height(rows[name])
+                y_bottom += _ROW_GAP * 1.5
+                self._place_row(rows[name], y_bottom + height / 2, height)
+                y_bottom += height
+        for sub in self._sub_rows(rows["var"]):
+            height = self._row_height(sub)
+            y_top -= _ROW_GAP * 1.5
+            self._place_row(sub, y_top - height / 2, height, bottom=True)
+            y_top -= height
+
+        # folded members: a grid under their hub, below any grid already there
+        grids: list[tuple[float, float, float]] = []  # left, right, bottom
+        for hub_id in sorted(self.groups, key=lambda h: (self.nodes[h].x, self.nodes[h].y, h)):
+            group, hub = self.groups[hub_id], self.nodes[hub_id]
+            left = hub.x - (_GRID_COLS / 2) * _GRID_DX
+            right = hub.x + (_GRID_COLS / 2) * _GRID_DX
+            grid_top = max(
+                [hub.y + hub.h / 2 + _GRID_DY, y_bottom + _GRID_DY]
+                + [bottom + _GRID_DY for l, r, bottom in grids if l < right and r > left]
+            )
             for i, member in enumerate(group.members):
                 row, column = divmod(i, _GRID_COLS)
                 self._place(member, hub.x + (column - (_GRID_COLS - 1) / 2) * _GRID_DX, grid_top + row * _GRID_DY)
+            rows_used = (len(group.members) + _GRID_COLS - 1) // _GRID_COLS
+            grids.append((left, right, grid_top + max(rows_used - 1, 0) * _GRID_DY))
 
-    def _row_key(self, row: tuple[str | None, str | None]) -> tuple:
-        var, setting = row
-        node_id = var or setting or ""
-        output = bool(var and PROV + "value" not in self.props.get(self._terms[var], {}))
-        return (output, self.nodes[node_id].label.lower(), node_id)
+    def _unit_size(self, unit: list[str]) -> tuple[float, float]:
+        width = max(self.nodes[n].w for n in unit)
+        height = sum(self.nodes[n].h for n in unit) + _ROW_GAP * 1.2 * (len(unit) - 1)
+        return width, height
+
+    def _row_height(self, units: list[tuple[list[str], float]]) -> float:
+        return max((self._unit_size(unit)[1] for unit, _ in units), default=0.0)
+
+    def _sub_rows(self, units: list[tuple[list[str], float]]) -> list[list[tuple[list[str], float]]]:
+        """Split a crowded row into up to three staggered rows, so nodes stay near their column."""
+        if not units:
+            return []
+        ordered = sorted(units, key=lambda u: (u[1],) + self._stack_key(u[0][-1]))
+        best: tuple[float, list] | None = None
+        for count in (1, 2, 3):
+            subs = [ordered[i::count] for i in range(count)]
+            drift = max(
+                abs(x - wanted)
+                for sub in subs
+                for (unit, wanted), x in zip(sub, (self._pack(sub)[u[-1]] for u, _ in sub))
+            )
+            if best is None or drift < best[0] - _DX * 0.25:
+                best = (drift, subs)
+            if drift <= _DX * 0.6:
+                break
+        return best[1] if best else [ordered]
+
+    def _place_row(
+        self, units: list[tuple[list[str], float]], y: float, height: float, bottom: bool = False
+    ) -> None:
+        """Units centred on the row's line, or standing on its floor (variables under their settings)."""
+        xs = self._pack([(unit, wanted) for unit, wanted in units])
+        for unit, _ in units:
+            unit_h = self._unit_size(unit)[1]
+            top = y + height / 2 - unit_h if bottom else y - unit_h / 2
+            for node_id in unit:
+                node = self.nodes[node_id]
+                self._place(node_id, xs[unit[-1]], top + node.h / 2)
+                top += node.h + _ROW_GAP * 1.2
+
+    def _sources_of(self, node_id: str) -> list[str]:
+        term = self._terms.get(node_id)
+        if term is None:
+            return []
+        return sorted(self.ids[s] for s, _ in self.incoming.get(term, []) if s in self.ids)
+
+    def _pack(self, row: list[tuple[list[str], float]]) -> dict[str, float]:
+        """x of each unit (keyed by its last node): no overlaps, each cluster centred on its wishes."""
+        items = sorted(row, key=lambda item: (item[1],) + self._stack_key(item[0][-1]))
+        clusters: list[list[tuple[str, float, float]]] = []  # (key node, wanted x, width)
+        lefts: list[float] = []
+
+        def best_left(cluster: list[tuple[str, float, float]]) -> float:
+            offset, shifts = 0.0, []
+            for _, wanted, width in cluster:
+                shifts.append(wanted - (offset + width / 2))
+                offset += width + _GAP
+            return sum(shifts) / len(shifts)
+
+        def width_of(cluster: list[tuple[str, float, float]]) -> float:
+            return sum(w for _, _, w in cluster) + _GAP * (len(cluster) - 1)
+
+        for unit, wanted in items:
+            clusters.append([(unit[-1], wanted, self._unit_size(unit)[0])])
+            lefts.append(best_left(clusters[-1]))
+            while len(clusters) > 1 and lefts[-2] + width_of(clusters[-2]) + _GAP > lefts[-1]:
+                merged = clusters[-2] + clusters[-1]
+                clusters[-2:] = [merged]
+                lefts[-2:] = [best_left(merged)]
+        placed: dict[str, float] = {}
+        for cluster, left in zip(clusters, lefts):
+            offset = left
+            for key, _, width in cluster:
+                placed[key] = offset + width / 2
+                offset += width + _GAP
+        return placed
 
     def _stack_key(self, node_id: str) -> tuple:
         node = self.nodes[node_id]
@@ -911,8 +992,14 @@ class _View:
                 (k[0] == group.hub and k[1] == group.owner) or (k[0] == group.owner and k[1] == group.hub)
                 for k in merged
             ):
-                add(group.owner, group.hub, "rdfs:member", False, None)
-        for (s, t, hidden, group), predicates in sorted(merged.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or "")):
+                add(group.owner, group.hub, RDFS + "member", False, None)
+
+        def edge_key(item) -> tuple:
+            (s, t, hidden, group), _ = item
+            a = self.nodes[s]
+            return (hidden, t, a.y, a.x, s, group or "")
+
+        for (s, t, hidden, group), predicates in sorted(merged.items(), key=edge_key):
             self.edges.append(
                 _Edge(
                     source=s, target=t, predicates=sorted(predicates), hidden=hidden, group=group,
@@ -985,7 +1072,7 @@ class _View:
             net.add_node(
                 node.id,
                 label=node.label,
-                shape=kind.shape,
+                shape="box" if node.hub else kind.shape,
                 color={
                     "background": kind.fill,
                     "border": border,
@@ -994,8 +1081,15 @@ class _View:
                 },
                 **options,
             )
+        labelled: set[tuple[str, str, tuple[str, ...], bool]] = set()
         for index, edge in enumerate(self.edges, start=1):
             label = "\n".join(compact(p) if "://" in p or p.startswith("urn:") else p for p in edge.predicates)
+            # a fan of edges with one meaning into or out of one node is labelled once
+            fans = {("to", edge.target, tuple(edge.predicates), edge.hidden),
+                    ("from", edge.source, tuple(edge.predicates), edge.hidden)}
+            if fans & labelled:
+                label = ""
+            labelled |= fans
             options = {
                 "id": f"e{index}",
                 "label": label,
@@ -1069,8 +1163,8 @@ def _bezier_points(a: _Node, b: _Node, smooth: dict | None) -> list[tuple[float,
         vx = a.x + (0.5 * r + 0.5) * length * math.sin(angle)
         vy = a.y + (0.5 * r + 0.5) * length * math.cos(angle)
     points = []
-    for i in range(1, 24):
-        t = i / 24
+    for i in range(1, 32):
+        t = i / 32
         points.append(
             (
                 (1 - t) ** 2 * a.x + 2 * (1 - t) * t * vx + t * t * b.x,
@@ -1081,6 +1175,7 @@ def _bezier_points(a: _Node, b: _Node, smooth: dict | None) -> list[tuple[float,
 
 
 def _hits(a: _Node, b: _Node, smooth: dict | None, boxes) -> int:
+    """How much of the curve runs through other nodes (sample points inside their boxes)."""
     points = _bezier_points(a, b, smooth)
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
@@ -1089,8 +1184,7 @@ def _hits(a: _Node, b: _Node, smooth: dict | None, boxes) -> int:
     for node_id, x0, y0, x1, y1 in boxes:
         if node_id in (a.id, b.id) or x1 < lo_x or x0 > hi_x or y1 < lo_y or y0 > hi_y:
             continue
-        if any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in points):
-            count += 1
+        count += sum(1 for x, y in points if x0 <= x <= x1 and y0 <= y <= y1)
     return count
 
 
@@ -1107,7 +1201,9 @@ _OPTIONS = {
     "edges": {
         "arrows": {"to": {"enabled": True, "scaleFactor": 0.6}},
         "color": {"color": "#9a9a9a", "highlight": "#222222", "hover": "#444444"},
-        "font": {"size": 10, "color": "#555555", "strokeWidth": 3, "strokeColor": "#ffffff", "align": "middle"},
+        # "middle" (rotated) labels land on the origin for right-to-left horizontal edges in
+        # vis-network 9.1.2; horizontal labels are drawn where they belong and read easier
+        "font": {"size": 10, "color": "#555555", "strokeWidth": 3, "strokeColor": "#ffffff", "align": "horizontal"},
         "width": 1.2,
         "selectionWidth": 1.5,
     },
@@ -1136,7 +1232,8 @@ div.vis-tooltip { font-family: Helvetica, Arial, sans-serif; font-size: 12px; ma
 .mp-tip-head { font-size: 13px; margin-bottom: 2px; }
 .mp-tip-kind { color: #666; font-size: 11px; margin-left: 6px; }
 .mp-tip-iri { color: #777; font-size: 11px; word-break: break-all; margin-bottom: 4px; }
-.mp-tip table { border-collapse: collapse; }
+.mp-tip { max-height: 70vh; overflow: hidden; }
+.mp-tip table { border-collapse: collapse; font-family: Helvetica, Arial, sans-serif; font-size: 12px; }
 .mp-tip th { text-align: left; vertical-align: top; color: #444; font-weight: normal; padding: 1px 8px 1px 0;
   white-space: nowrap; }
 .mp-tip td { vertical-align: top; padding: 1px 0; word-break: break-word; }
@@ -1170,18 +1267,20 @@ _BODY_SCRIPT = """
     return show;
   }
   var hubs = nodes.get({filter: function (n) { return n.mlprovHub === true; }}).map(function (n) { return n.id; });
+  var envHubs = nodes.get({filter: function (n) { return n.mlprovHub === true && n.mlprovKind === "environment"; }})
+    .map(function (n) { return n.id; });
   var expanded = false;
   network.on("click", function (params) {
     if (params.nodes.length === 1 && hubs.indexOf(params.nodes[0]) >= 0) { setGroup(params.nodes[0]); }
   });
   var groupsButton = document.getElementById("mp-groups");
   if (groupsButton) {
-    if (hubs.length === 0) { groupsButton.style.display = "none"; }
+    if (envHubs.length === 0) { groupsButton.style.display = "none"; }
     groupsButton.addEventListener("click", function () {
       expanded = !expanded;
-      hubs.forEach(function (h) { setGroup(h, expanded); });
-      groupsButton.textContent = expanded ? "Fold groups" : "Unfold groups";
-      network.fit();
+      envHubs.forEach(function (h) { setGroup(h, expanded); });
+      groupsButton.textContent = expanded ? "Hide environment" : "Show environment";
+      network.fit({animation: true});
     });
   }
   document.getElementById("mp-fit").addEventListener("click", function () { network.fit({animation: true}); });
@@ -1206,6 +1305,7 @@ _BODY_SCRIPT = """
 
 _REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>", re.I | re.S)
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*/?>", re.I | re.S)
+_LINKING_COMMENT = re.compile(r"<!--(?:(?!-->).)*?\b(?:src|href)\s*=(?:(?!-->).)*?-->", re.S)
 _EMPTY_HEADING = re.compile(r"<center>\s*<h1>\s*</h1>\s*</center>", re.I)
 _DATASET = re.compile(r"^(\s*)(nodes|edges) = new vis\.DataSet\((.*)\);\s*$", re.M)
 
@@ -1216,6 +1316,7 @@ def _page(net, title: str, focus: str | None, view: _View) -> str:
     page, scripts = _REMOTE_SCRIPT.subn("", page)
     page, links = _REMOTE_LINK.subn("", page)
     log.debug("removed %d remote scripts and %d remote stylesheets from the pyvis page", scripts, links)
+    page = _LINKING_COMMENT.sub("", page)  # pyvis's commented-out node_modules links
     page = _EMPTY_HEADING.sub("", page)
     page, wrapped = _DATASET.subn(lambda m: f"{m.group(1)}{m.group(2)} = new vis.DataSet(mlprovTips({m.group(3)}));", page)
     if wrapped != 2:
@@ -1237,7 +1338,7 @@ def _page(net, title: str, focus: str | None, view: _View) -> str:
         "dashed lines link the run to its plan</div>"
         '<div class="mp-tools"><input id="mp-search" type="search" placeholder="Search labels, then Enter">'
         '<button id="mp-fit" type="button">Fit</button>'
-        '<button id="mp-groups" type="button">Unfold groups</button><span id="mp-found"></span>'
+        '<button id="mp-groups" type="button">Show environment</button><span id="mp-found"></span>'
         f'<div class="mp-legend">{chips}'
         '<span class="mp-note">red border: failed</span></div></div></div>'
     )

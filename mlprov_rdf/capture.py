@@ -456,7 +456,7 @@ class Run:
             self._add(node, PROV + "wasDerivedFrom", _iri(model))
         if model:
             self.use(model)
-        self._generated(node, output=epoch is None)
+        self._generated(node, output=True)
         return node
 
     def close(self) -> None:

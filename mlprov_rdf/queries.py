@@ -81,8 +81,6 @@ _SPARQL_KEYWORD = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE|PREFIX|BASE)\b",
 _VARIABLE = re.compile(r"[?$]([A-Za-z_0-9\u00b7-\uffff]+)")
 
 XSD_STRING = vocab.XSD + "string"
-RDF_LANG_STRING = vocab.RDF + "langString"
-RDF_JSON = vocab.RDF + "JSON"
 _INTEGER_TYPES = {
     vocab.XSD + t
     for t in (
@@ -113,11 +111,6 @@ class QueryParam:
             return f"{self.name} ({self.type}) = {self.default}"
         return f"{self.name} ({self.type}) optional"
 
-    @property
-    def sample(self) -> str | None:
-        """A value to try the query with: the default, else the example."""
-        return self.default if self.default is not None else self.example
-
 
 @dataclass(frozen=True)
 class CannedQuery:
@@ -129,11 +122,14 @@ class CannedQuery:
     params: tuple[QueryParam, ...]
     text: str
     path: Path | None = None
+    in_library: bool = False
 
     @property
     def label(self) -> str:
-        """How error messages name the query: the file it came from, else its name."""
-        return str(self.path) if self.path is not None else self.name
+        """How messages name the query: a library name, else the file it came from."""
+        if self.in_library or self.path is None:
+            return self.name
+        return str(self.path)
 
     def param(self, name: str) -> QueryParam | None:
         return next((p for p in self.params if p.name == name), None)
@@ -188,7 +184,7 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
                 description = [value] if value else []
                 current = description
             continue
-        if line.startswith("#") and re.match(r"^#\s*param\b", line):
+        if re.match(r"^#\s*param\b", line):
             m = _HEADER_PARAM.match(line)
             if not m:
                 raise UserError(
@@ -248,7 +244,7 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
     return title, " ".join(s for s in description if s).strip(), tuple(built)
 
 
-def load_file(path: Path, name: str | None = None) -> CannedQuery:
+def load_file(path: Path, *, in_library: bool = False) -> CannedQuery:
     """One query from a ``.rq`` file; a file without a header gets its stem as title."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -258,20 +254,21 @@ def load_file(path: Path, name: str | None = None) -> CannedQuery:
         raise UserError(f"query {path}: not UTF-8 text; save the query as UTF-8") from None
     title, description, params = parse_header(text, str(path))
     return CannedQuery(
-        name=name or path.stem,
+        name=path.stem,
         title=title or path.stem,
         description=description,
         params=params,
         text=text,
         path=path,
+        in_library=in_library,
     )
 
 
 def load_library() -> dict[str, CannedQuery]:
     """Every query shipped in ``queries/``, by file stem, in name order."""
     library: dict[str, CannedQuery] = {}
-    for path in sorted(queries_dir().glob("*.rq")):
-        library[path.stem] = load_file(path)
+    for path in sorted(queries_dir().glob("*.rq"), key=lambda p: p.stem):
+        library[path.stem] = load_file(path, in_library=True)
     log.debug("query library: %d queries from %s", len(library), queries_dir())
     return library
 
@@ -295,8 +292,8 @@ def resolve(spec: str) -> CannedQuery:
     if _SPARQL_KEYWORD.search(_strip_comments(spec)):
         title, description, params = parse_header(spec, "query text")
         return CannedQuery(
-            name="query text",
-            title=title or "query text",
+            name="(text)",
+            title=title or "SPARQL text",
             description=description,
             params=params,
             text=spec,
@@ -477,15 +474,16 @@ def _one_line(error: BaseException) -> str:
 # -- formats -------------------------------------------------------------------------------
 
 
+_BY_LENGTH = sorted(vocab.PREFIXES.items(), key=lambda item: -len(item[1]))
+_LOCAL_NAME = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?)?$")
+
+
 def compact(iri: str) -> str:
     """``prefix:local`` for an IRI in a known namespace, else the IRI itself."""
-    best = ""
-    for prefix, namespace in vocab.PREFIXES.items():
-        if iri.startswith(namespace) and len(namespace) > len(vocab.PREFIXES.get(best, "")):
-            local = iri[len(namespace):]
-            if re.fullmatch(r"[A-Za-z0-9_\-.]*", local) and not local.endswith("."):
-                best = prefix
-    return f"{best}:{iri[len(vocab.PREFIXES[best]):]}" if best else iri
+    for prefix, namespace in _BY_LENGTH:
+        if iri.startswith(namespace) and _LOCAL_NAME.match(iri[len(namespace):]):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return iri
 
 
 def _short_number(lexical: str) -> str:

@@ -38,6 +38,9 @@ class StoreLocation:
 
     home: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home))
+
     @classmethod
     def resolve(cls, option: str | os.PathLike | None = None) -> "StoreLocation":
         """``--store`` beats ``MLPROV_STORE`` beats ``.mlprov/`` in the working directory."""

@@ -9,12 +9,14 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, RDFS, XSD
 
 from mlprov_rdf import browse
 from mlprov_rdf.errors import UserError
 from mlprov_rdf.store import StoreLocation, open_store
 
+RDF = Namespace("http://www.w3.org/1999/02/22-rdf-syntax-ns#")
+RDFS = Namespace("http://www.w3.org/2000/01/rdf-schema#")
+XSD = Namespace("http://www.w3.org/2001/XMLSchema#")
 PROV = Namespace("http://www.w3.org/ns/prov#")
 PPLAN = Namespace("http://purl.org/net/p-plan#")
 REPR = Namespace("https://w3id.org/reproduceme#")
@@ -253,6 +255,9 @@ def test_page_fetches_nothing_from_the_network(tmp_path):
     assert not re.search(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(https?:)?//", page, re.I)
     assert not re.search(r"<link\b[^>]*\bhref\s*=\s*[\"']?(https?:)?//", page, re.I)
     assert "bootstrap" not in page
+    # nothing is loaded from anywhere, not even a relative path: the page is one file
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", page, re.I)
+    assert not re.search(r"<link\b[^>]*\bhref\s*=", page, re.I)
     assert "new vis.Network(" in page and "vis-network" in page  # the library is inlined
 
 
@@ -270,6 +275,24 @@ def test_summary_counts_nodes_and_kinds(tmp_path):
     assert summary.grouped == 16
     assert summary.nodes == sum(summary.kinds.values()) and summary.edges > 0
     assert "<title>Iris</title>" in (tmp_path / "s.html").read_text(encoding="utf-8")
+
+
+def test_a_failed_cell_gets_a_red_border(tmp_path):
+    graph = run_view()
+    graph.set((R["cell/3"], MLPROV.status, MLPROV.Failed))
+    graph.add((R["cell/3"], MLPROV.error, Literal("ValueError: <bad>")))
+    _, nodes, _ = render(graph, tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    assert by_id[str(R["cell/3"])]["color"]["border"] == "#d62728"
+    assert by_id[str(R["cell/2"])]["color"]["border"] != "#d62728"
+    assert "ValueError: &lt;bad&gt;" in by_id[str(R["cell/3"])]["title"]
+
+
+def test_build_network_gives_a_pyvis_network_with_fixed_positions():
+    net = browse.build_network(run_view(), str(RUN))
+    assert net.options["physics"]["enabled"] is False
+    assert all("x" in n and "y" in n for n in net.nodes)
+    assert [n["id"] for n in net.nodes] == sorted(n["id"] for n in net.nodes)
 
 
 def test_long_metric_series_fold_into_one_node(tmp_path):
