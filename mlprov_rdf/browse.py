@@ -6,7 +6,9 @@ hidden technical nodes, colour, ordering, zoom and search. So this view:
 - draws resources only; literals go into a hover tooltip (escaped: plans are untrusted text);
 - colours and shapes nodes by kind and explains the colours in a legend;
 - lays the pipeline out left to right in plan order (steps above their cell executions,
-  parameters above the steps that read them, outputs below the cells that made them);
+  parameters fanned out above the steps that read them, each under the run's setting for
+  it, outputs below the cells that made them) and bends edges around nodes in their way;
+- opens fitted to the window, or at a readable zoom on the pipeline's start when it is long;
 - folds environment, package and hardware nodes behind one "environment" node, and long
   per-epoch or per-class metric series behind one node each (click to expand);
 - leaves out edges that the layout already says (every step is a step of the plan);
@@ -793,13 +795,16 @@ class _View:
             placed.add(node.id)
 
         # columns are _DX apart, wider where many variables or outputs gather
+        fans = self._fan(rows["var"])
         need: dict[float, float] = defaultdict(float)
-        for name, share in (("var", 0.5), ("out", 1.0), ("metric", 1.0)):
+        for c, fan_rows in fans.items():
+            need[c] = max(self._side_width(left) + gap + self._side_width(right) + _GAP for left, right, gap in fan_rows)
+        for name in ("out", "metric"):
             per_col: dict[float, float] = defaultdict(float)
             for unit, c in rows[name]:
                 per_col[c] += self._unit_size(unit)[0] + _GAP
             for c, width in per_col.items():
-                need[c] = max(need[c], width * share)
+                need[c] = max(need[c], width)
         x_of: dict[float, float] = {}
         x, last_width = 0.0, 0.0
         for c in sorted({c for units in rows.values() for _, c in units} | {0.0}):
@@ -809,23 +814,19 @@ class _View:
         rows = defaultdict(list, {name: [(unit, x_of[c]) for unit, c in units] for name, units in rows.items()})
 
         step_h, cell_h = self._row_height(rows["step"]), self._row_height(rows["cell"])
-        self._place_row(rows["step"], _Y_STEP, step_h)
+        self._place_row(rows["step"], _Y_STEP)
         y_top = _Y_STEP - step_h / 2
         y_bottom = _Y_STEP + step_h / 2 + _ROW_GAP * 2.2
         if rows["cell"]:
-            self._place_row(rows["cell"], y_bottom + cell_h / 2, cell_h)
+            self._place_row(rows["cell"], y_bottom + cell_h / 2)
             y_bottom += cell_h
         for name in ("out", "metric"):  # one row each: they run on past the last cell if need be
             if rows[name]:
                 height = self._row_height(rows[name])
                 y_bottom += _ROW_GAP * 1.5
-                self._place_row(rows[name], y_bottom + height / 2, height)
+                self._place_row(rows[name], y_bottom + height / 2)
                 y_bottom += height
-        for sub in self._sub_rows(rows["var"]):
-            height = self._row_height(sub)
-            y_top -= _ROW_GAP * 1.5
-            self._place_row(sub, y_top - height / 2, height, bottom=True)
-            y_top -= height
+        self._place_fans(fans, x_of, y_top)
 
         # folded members: a grid under their hub, below any grid already there
         grids: list[tuple[float, float, float]] = []  # left, right, bottom
@@ -851,33 +852,88 @@ class _View:
     def _row_height(self, units: list[tuple[list[str], float]]) -> float:
         return max((self._unit_size(unit)[1] for unit, _ in units), default=0.0)
 
-    def _sub_rows(self, units: list[tuple[list[str], float]]) -> list[list[tuple[list[str], float]]]:
-        """Split a crowded row into up to three staggered rows, so nodes stay near their column."""
-        if not units:
-            return []
-        ordered = sorted(units, key=lambda u: (u[1],) + self._stack_key(u[0][-1]))
-        best: tuple[float, list] | None = None
-        for count in (1, 2, 3):
-            subs = [ordered[i::count] for i in range(count)]
-            drift = max(
-                abs(x - wanted)
-                for sub in subs
-                for (unit, wanted), x in zip(sub, (self._pack(sub)[u[-1]] for u, _ in sub))
-            )
-            if best is None or drift < best[0] - _DX * 0.25:
-                best = (drift, subs)
-            if drift <= _DX * 0.6:
-                break
-        return best[1] if best else [ordered]
+    def _fan(self, units: list[tuple[list[str], float]]) -> dict[float, list[tuple[list[list[str]], list[list[str]], float]]]:
+        """Per column, the variable rows from the bottom up: (left units, right units, gap).
 
-    def _place_row(
-        self, units: list[tuple[list[str], float]], y: float, height: float, bottom: bool = False
-    ) -> None:
-        """Units centred on the row's line, or standing on its floor (variables under their settings)."""
+        Outermost units go low and innermost high, with a free middle in the lower rows, so
+        the edges that fan up from the step reach every variable without crossing another.
+        """
+        by_col: dict[float, list[list[str]]] = defaultdict(list)
+        for unit, c in units:
+            by_col[c].append(unit)
+        fans = {}
+        for c, members in by_col.items():
+            members.sort(key=lambda u: self._stack_key(u[-1]))
+            n = len(members)
+            k = 1 if n <= 3 else 2 if n <= 6 else 3
+            order = sorted(range(n), key=lambda i: (min(i, n - 1 - i), i))
+            sizes = [n // k + (1 if r < n % k else 0) for r in range(k)]
+            chunks, start = [], 0
+            for size in sizes:
+                chunks.append(sorted(order[start:start + size]))
+                start += size
+            rows: list[tuple[list[list[str]], list[list[str]], float]] = []
+            above = 0.0
+            for r in reversed(range(k)):  # top row first: it sets the gap of the rows below
+                chunk = chunks[r]
+                if r == k - 1:
+                    left, right, gap = [members[i] for i in chunk], [], 0.0
+                else:
+                    left = [members[i] for i in chunk if i < (n - 1) / 2]
+                    right = [members[i] for i in chunk if i >= (n - 1) / 2]
+                    gap = 0.6 * above + _GAP
+                rows.insert(0, (left, right, gap))
+                above = self._side_width(left) + gap + self._side_width(right)
+            fans[c] = rows
+        return fans
+
+    def _side_width(self, units: list[list[str]]) -> float:
+        return sum(self._unit_size(u)[0] for u in units) + _GAP * max(len(units) - 1, 0)
+
+    def _place_fans(self, fans, x_of: dict[float, float], y_floor: float) -> None:
+        """Variable rows upwards from ``y_floor``; each column's row packed as one block."""
+        depth = max((len(rows) for rows in fans.values()), default=0)
+        for r in range(depth):
+            blocks = []
+            for c in sorted(fans):
+                if r >= len(fans[c]):
+                    continue
+                left, right, gap = fans[c][r]
+                wl, wr = self._side_width(left), self._side_width(right)
+                # the block's centre moves so that the gap (or a gapless row) centres on the step
+                blocks.append((c, x_of[c] + (wl - wr) / 2 if right else x_of[c], wl + gap + wr if right else wl))
+            centres = _pack_blocks(blocks)
+            height = max(
+                (self._unit_size(u)[1] for c in fans if r < len(fans[c]) for side in fans[c][r][:2] for u in side),
+                default=0.0,
+            )
+            y_floor -= _ROW_GAP * 1.5
+            for c, _, width in blocks:
+                left, right, gap = fans[c][r]
+                x = centres[c] - width / 2
+                for unit in left:
+                    x = self._stand(unit, x, y_floor)
+                if right:
+                    x = centres[c] + width / 2 - self._side_width(right)
+                    for unit in right:
+                        x = self._stand(unit, x, y_floor)
+            y_floor -= height
+
+    def _stand(self, unit: list[str], left: float, floor: float) -> float:
+        """Put a unit with its left edge at ``left`` and its last node on ``floor``; next left edge."""
+        width, height = self._unit_size(unit)
+        top = floor - height
+        for node_id in unit:
+            node = self.nodes[node_id]
+            self._place(node_id, left + width / 2, top + node.h / 2)
+            top += node.h + _ROW_GAP * 1.2
+        return left + width + _GAP
+
+    def _place_row(self, units: list[tuple[list[str], float]], y: float) -> None:
+        """Units packed along one row, centred on its line."""
         xs = self._pack([(unit, wanted) for unit, wanted in units])
         for unit, _ in units:
-            unit_h = self._unit_size(unit)[1]
-            top = y + height / 2 - unit_h if bottom else y - unit_h / 2
+            top = y - self._unit_size(unit)[1] / 2
             for node_id in unit:
                 node = self.nodes[node_id]
                 self._place(node_id, xs[unit[-1]], top + node.h / 2)
@@ -891,34 +947,8 @@ class _View:
 
     def _pack(self, row: list[tuple[list[str], float]]) -> dict[str, float]:
         """x of each unit (keyed by its last node): no overlaps, each cluster centred on its wishes."""
-        items = sorted(row, key=lambda item: (item[1],) + self._stack_key(item[0][-1]))
-        clusters: list[list[tuple[str, float, float]]] = []  # (key node, wanted x, width)
-        lefts: list[float] = []
-
-        def best_left(cluster: list[tuple[str, float, float]]) -> float:
-            offset, shifts = 0.0, []
-            for _, wanted, width in cluster:
-                shifts.append(wanted - (offset + width / 2))
-                offset += width + _GAP
-            return sum(shifts) / len(shifts)
-
-        def width_of(cluster: list[tuple[str, float, float]]) -> float:
-            return sum(w for _, _, w in cluster) + _GAP * (len(cluster) - 1)
-
-        for unit, wanted in items:
-            clusters.append([(unit[-1], wanted, self._unit_size(unit)[0])])
-            lefts.append(best_left(clusters[-1]))
-            while len(clusters) > 1 and lefts[-2] + width_of(clusters[-2]) + _GAP > lefts[-1]:
-                merged = clusters[-2] + clusters[-1]
-                clusters[-2:] = [merged]
-                lefts[-2:] = [best_left(merged)]
-        placed: dict[str, float] = {}
-        for cluster, left in zip(clusters, lefts):
-            offset = left
-            for key, _, width in cluster:
-                placed[key] = offset + width / 2
-                offset += width + _GAP
-        return placed
+        rank = {unit[-1]: i for i, (unit, _) in enumerate(sorted(row, key=lambda u: (u[1],) + self._stack_key(u[0][-1])))}
+        return _pack_blocks([(unit[-1], wanted, self._unit_size(unit)[0]) for unit, wanted in row], rank)
 
     def _stack_key(self, node_id: str) -> tuple:
         node = self.nodes[node_id]
@@ -1107,6 +1137,41 @@ class _View:
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _pack_blocks(blocks: list[tuple], rank: dict | None = None) -> dict:
+    """Centres for (key, wanted centre, width) blocks in one row: no overlaps, clusters centred on their wishes.
+
+    Left to right by wanted centre (then ``rank``, then key); a block that would overlap its
+    left neighbour merges with it into a cluster, which is centred on the mean of its wishes.
+    """
+    clusters: list[list[tuple]] = []
+    lefts: list[float] = []
+
+    def best_left(cluster: list[tuple]) -> float:
+        offset, shifts = 0.0, []
+        for _, wanted, width in cluster:
+            shifts.append(wanted - (offset + width / 2))
+            offset += width + _GAP
+        return sum(shifts) / len(shifts)
+
+    def width_of(cluster: list[tuple]) -> float:
+        return sum(w for _, _, w in cluster) + _GAP * (len(cluster) - 1)
+
+    for block in sorted(blocks, key=lambda b: (b[1], (rank or {}).get(b[0], 0), str(b[0]))):
+        clusters.append([block])
+        lefts.append(best_left(clusters[-1]))
+        while len(clusters) > 1 and lefts[-2] + width_of(clusters[-2]) + _GAP > lefts[-1]:
+            merged = clusters[-2] + clusters[-1]
+            clusters[-2:] = [merged]
+            lefts[-2:] = [best_left(merged)]
+    centres: dict = {}
+    for cluster, left in zip(clusters, lefts):
+        offset = left
+        for key, _, width in cluster:
+            centres[key] = offset + width / 2
+            offset += width + _GAP
+    return centres
 
 
 def _table(rows: Iterable[tuple[str, str]]) -> str:
@@ -1298,8 +1363,26 @@ _BODY_SCRIPT = """
   }
   search.addEventListener("keydown", function (e) { if (e.key === "Enter") { runSearch(); } });
   search.addEventListener("search", runSearch);
-  // node sizes are known only once drawn: fit after the first drawing
-  network.once("afterDrawing", function () { network.fit(); });
+  // node sizes are known only once drawn: fit after the first drawing; a long pipeline
+  // would shrink its labels out of reach, so then start readable at its left end (plan, run)
+  network.once("afterDrawing", function () {
+    network.fit();
+    var minScale = 0.7;
+    if (network.getScale() < minScale) {
+      var ids = nodes.getIds({filter: function (n) { return !n.hidden; }});
+      var box = null;
+      ids.forEach(function (id) {
+        var b = network.getBoundingBox(id);
+        if (!box) { box = {left: b.left, right: b.right, top: b.top, bottom: b.bottom}; return; }
+        box.left = Math.min(box.left, b.left); box.top = Math.min(box.top, b.top);
+        box.bottom = Math.max(box.bottom, b.bottom);
+      });
+      var width = document.getElementById("mynetwork").clientWidth;
+      network.moveTo({scale: minScale, position: {x: box.left - 20 + width / (2 * minScale), y: (box.top + box.bottom) / 2}});
+      var hint = document.getElementById("mp-found");
+      if (hint) { hint.textContent = "showing the start: drag to pan, Fit shows everything"; }
+    }
+  });
 })();
 """
 

@@ -328,7 +328,6 @@ class Run:
         else:
             self._add(cell, MLPROV + "status", _iri(MLPROV + "Failed"))
             self._add(cell, MLPROV + "error", _lit(f"{type(error).__name__}: {error}"[:2000]))
-            self._add(self.iri, MLPROV + "status", _iri(MLPROV + "Failed"))
         self._describe_packages()
         self._describe_gpu()
         if not self._finished and self._completed_steps >= set(self.steps):

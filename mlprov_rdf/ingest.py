@@ -2,7 +2,9 @@
 
 A journal is append-only, so a value logged twice (a cell run again by hand) appears
 twice; ingest keeps the last, derives what only the whole journal can tell (the
-run's status and end, cells cut off by a dead kernel) and replaces the run's named
+run's status and end, cells cut off by a dead kernel). A run is ``Completed`` when
+every planned step finished and the last cell did not fail, ``Failed`` when the last
+cell raised, ``Interrupted`` when the journal stops short and replaces the run's named
 graph in one transaction. Ingesting the same journal again gives the same graph.
 """
 
@@ -31,6 +33,7 @@ STARTED = ox.NamedNode(vocab.PROV + "startedAtTime")
 ENDED = ox.NamedNode(vocab.PROV + "endedAtTime")
 DURATION = ox.NamedNode(vocab.MLPROV + "duration")
 PART_OF = ox.NamedNode(vocab.DCTERMS + "isPartOf")
+ORDER = ox.NamedNode(vocab.MLPROV + "executionOrder")
 COMPLETED = ox.NamedNode(vocab.MLPROV + "Completed")
 FAILED = ox.NamedNode(vocab.MLPROV + "Failed")
 INTERRUPTED = ox.NamedNode(vocab.MLPROV + "Interrupted")
@@ -135,14 +138,17 @@ def finish_run(triples: list[ox.Triple], run: str) -> tuple[list[ox.Triple], str
     """Derive status and end times; return the run graph's triples and the status."""
     run_node = ox.NamedNode(run)
     out = [t for t in _last_wins(triples) if not (t.subject == run_node and t.predicate == STATUS)]
-    statuses = {t.object for t in triples if t.subject == run_node and t.predicate == STATUS}
-    status = COMPLETED if COMPLETED in statuses else FAILED if FAILED in statuses else INTERRUPTED
-    out.append(ox.Triple(run_node, STATUS, status))
-
     cells = {t.subject for t in triples if t.predicate == PART_OF and t.object == run_node}
     ended = {t.subject: t.object for t in out if t.predicate == ENDED}
     for cell in sorted(cells - set(ended), key=str):
         out.append(ox.Triple(cell, STATUS, INTERRUPTED))
+    # The notebook ended where its last cell ended: in an error, cut off, or after the plan.
+    order = {t.subject: int(t.object.value) for t in out if t.predicate == ORDER and t.subject in cells}
+    cell_status = {t.subject: t.object for t in out if t.predicate == STATUS and t.subject in cells}
+    last = cell_status.get(max(order, key=order.get)) if order else None
+    planned_done = any(t.subject == run_node and t.predicate == STATUS and t.object == COMPLETED for t in triples)
+    status = FAILED if last == FAILED else COMPLETED if planned_done and last == COMPLETED else INTERRUPTED
+    out.append(ox.Triple(run_node, STATUS, status))
     if run_node not in ended:
         starts = [t.object for t in out if t.subject == run_node and t.predicate == STARTED]
         ends = sorted((ended[c] for c in cells if c in ended), key=_time)

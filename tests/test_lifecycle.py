@@ -76,7 +76,7 @@ def test_failing_cell_gives_a_failed_run_and_exit_1(tmp_path):
     assert result.exit_code == 1
     assert "ValueError: boom" in result.stderr
     (entry,) = _runs(StoreLocation(store)).values()
-    assert entry["status"] == "Completed"  # every planned step finished; the extra cell failed
+    assert entry["status"] == "Failed"  # every planned step finished, but the notebook ended in an error
     assert entry["cells"][-1] == ("Failed", None)
 
 
