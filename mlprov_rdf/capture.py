@@ -112,6 +112,16 @@ def _bytes_of(data: Any) -> bytes:
     return json.dumps(data, default=_jsonable, sort_keys=True).encode()
 
 
+def _sha256_of(features: Any, labels: Any, files: Iterable[str | Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(f) for f in files):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for data in (features, labels):
+        if data is not None:
+            digest.update(_bytes_of(data))
+    return digest.hexdigest()
+
+
 def _journal_dir() -> Path:
     if os.environ.get("MLPROV_JOURNAL_DIR"):
         return Path(os.environ["MLPROV_JOURNAL_DIR"])
@@ -373,22 +383,40 @@ class Run:
                 if node:
                     self._add(self._cell, PROV + "used", _iri(node))
 
-    def log_dataset(self, name: str, *, source: str, features: Any, labels: Any, classes: list) -> str:
+    def log_dataset(
+        self,
+        name: str,
+        *,
+        source: str,
+        classes: list,
+        features: Any = None,
+        labels: Any = None,
+        files: Iterable[str | Path] = (),
+        sample_count: int | None = None,
+        feature_count: int | None = None,
+    ) -> str:
+        """A data set, hashed from its arrays (tabular data) or its files (image data sets)."""
         node = f"{self.iri}/data/{_slug(name)}"
         self._type(node, PROV + "Entity", MLS + "Dataset")
         self._add(node, RDFS + "label", _lit(name))
         self._add(node, DCTERMS + "identifier", _lit(name))
         self._add(node, DCTERMS + "source", _lit(source))
-        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(_bytes_of(features) + _bytes_of(labels)).hexdigest()))
-        self._add(node, MLPROV + "sampleCount", _lit(len(labels)))
+        self._add(node, MLPROV + "sha256", _lit(_sha256_of(features, labels, files)))
+        if sample_count is None and labels is not None:
+            sample_count = len(labels)
+        if sample_count is not None:
+            self._add(node, MLPROV + "sampleCount", _lit(sample_count))
         shape = getattr(features, "shape", None)
-        if shape is not None and len(shape) > 1:
-            self._add(node, MLPROV + "featureCount", _lit(math.prod(shape[1:])))
+        if feature_count is None and shape is not None and len(shape) > 1:
+            feature_count = math.prod(shape[1:])
+        if feature_count is not None:
+            self._add(node, MLPROV + "featureCount", _lit(feature_count))
         self._add(node, MLPROV + "classCount", _lit(len(classes)))
         self._generated(node)
         return node
 
     def log_preparation(self, **operations: Any) -> str:
+        """What was done to the data before training, as name = value operations."""
         node = f"{self.iri}/preparation"
         self._type(node, PROV + "Entity", PPLAN + "Entity")
         self._add(node, RDFS + "label", _lit(", ".join(f"{k} = {v}" for k, v in operations.items())))
@@ -397,16 +425,47 @@ class Run:
         self._generated(node)
         return node
 
-    def log_split(self, name: str, *, features: Any, labels: Any, derived_from: str) -> str:
+    def log_split(
+        self,
+        name: str,
+        *,
+        derived_from: str,
+        features: Any = None,
+        labels: Any = None,
+        indices: Any = None,
+        sample_count: int | None = None,
+    ) -> str:
+        """A split of a data set, hashed from its arrays or from the indices it takes."""
         node = f"{derived_from}/{_slug(name)}"
         self._type(node, PROV + "Entity", MLS + "Dataset", MLPROV + "DataSplit")
         self._add(node, RDFS + "label", _lit(f"{name} split"))
         self._add(node, MLPROV + "splitName", _lit(name))
-        self._add(node, MLPROV + "sampleCount", _lit(len(labels)))
-        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(_bytes_of(features) + _bytes_of(labels)).hexdigest()))
+        if sample_count is None:
+            sample_count = len(labels) if labels is not None else len(indices)
+        self._add(node, MLPROV + "sampleCount", _lit(sample_count))
+        if indices is not None:
+            digest = hashlib.sha256(derived_from.encode() + _bytes_of(list(indices))).hexdigest()
+        else:
+            digest = _sha256_of(features, labels, ())
+        self._add(node, MLPROV + "sha256", _lit(digest))
         self._add(node, PROV + "wasDerivedFrom", _iri(derived_from))
         self.use(derived_from)
         self._generated(node)
+        return node
+
+    def log_artifact(self, path: str | Path, *, label: str, kind: str = "file", derived_from: str | None = None) -> str:
+        """A file the notebook wrote (a figure, a checkpoint), with its sha256."""
+        path = Path(path)
+        node = f"{self.iri}/artifact/{_slug(path.name)}"
+        self._type(node, PROV + "Entity", MLPROV + "Artifact")
+        self._add(node, RDFS + "label", _lit(label))
+        self._add(node, MLPROV + "artifactKind", _lit(kind))
+        self._add(node, PROV + "atLocation", _lit(str(path.absolute())))
+        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(path.read_bytes()).hexdigest()))
+        if derived_from:
+            self._add(node, PROV + "wasDerivedFrom", _iri(derived_from))
+            self.use(derived_from)
+        self._generated(node, output=True)
         return node
 
     def log_model(self, model: Any, *, name: str, derived_from: str | None = None, revision_of: str | None = None) -> str:

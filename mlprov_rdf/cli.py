@@ -237,5 +237,11 @@ def demo(directory: Path) -> None:
     sys.exit(0 if ok else 1)
 
 
+# -- comparing runs ----------------------------------------------------------------
+
+
+# -- reproduction and interchange ------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
