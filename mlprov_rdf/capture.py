@@ -522,6 +522,17 @@ class Run:
         self._journal.close()
 
 
+class NullRun:
+    """Stands in for a Run when capture is off: same calls, nothing recorded."""
+
+    iri = ""
+
+    def __getattr__(self, name: str):
+        if name.startswith("log_") or name in ("use", "close", "flush"):
+            return lambda *args, **kwargs: ""
+        raise AttributeError(name)
+
+
 # -- IPython glue --------------------------------------------------------------------
 
 
@@ -554,6 +565,10 @@ def start(*, plan: str, title: str, plan_digest: str, steps: dict[str, str], par
     global _current
     if _current is not None:
         _current.close()
+    if os.environ.get("MLPROV_CAPTURE", "").lower() in ("off", "0", "false"):
+        print("mlprov: capture is off (MLPROV_CAPTURE); nothing is recorded")
+        _current = None
+        return NullRun()  # type: ignore[return-value]
     run = Run(plan, title, plan_digest, steps, parameters)
     _current = run
     ip = _ipython()
@@ -571,9 +586,25 @@ _DISTRIBUTIONS: dict[str, list[str]] | None = None
 
 
 def _distributions() -> dict[str, list[str]]:
+    """Top-level module → distributions; cached on disk while sys.path's folders are unchanged.
+
+    Scanning every installed distribution takes ~0.2 s with torch installed: more than
+    the rest of capture costs in a whole run, so it is done once per environment.
+    """
     global _DISTRIBUTIONS
     if _DISTRIBUTIONS is None:
-        _DISTRIBUTIONS = importlib.metadata.packages_distributions()
+        key = hashlib.sha256(
+            repr([(p, os.stat(p).st_mtime_ns) for p in sys.path if p and os.path.isdir(p)]).encode()
+        ).hexdigest()[:16]
+        cache = _journal_dir() / f".packages-{key}.json"
+        try:
+            _DISTRIBUTIONS = json.loads(cache.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            _DISTRIBUTIONS = importlib.metadata.packages_distributions()
+            try:
+                cache.write_text(json.dumps(_DISTRIBUTIONS), encoding="utf-8")
+            except OSError:
+                pass
     return _DISTRIBUTIONS
 
 
