@@ -161,6 +161,7 @@ class Run:
         self._seen_modules: set[str] = set()
         self._seen_distributions: set[str] = set()
         self._gpu_checked = False
+        self._data_hashes: dict[str, str] = {}
         self.started = _now()
         self._describe_run(title, plan_digest)
         self.flush()
@@ -401,7 +402,9 @@ class Run:
         self._add(node, RDFS + "label", _lit(name))
         self._add(node, DCTERMS + "identifier", _lit(name))
         self._add(node, DCTERMS + "source", _lit(source))
-        self._add(node, MLPROV + "sha256", _lit(_sha256_of(features, labels, files)))
+        digest = _sha256_of(features, labels, files)
+        self._data_hashes[node] = digest
+        self._add(node, MLPROV + "sha256", _lit(digest))
         if sample_count is None and labels is not None:
             sample_count = len(labels)
         if sample_count is not None:
@@ -444,7 +447,10 @@ class Run:
             sample_count = len(labels) if labels is not None else len(indices)
         self._add(node, MLPROV + "sampleCount", _lit(sample_count))
         if indices is not None:
-            digest = hashlib.sha256(derived_from.encode() + _bytes_of(list(indices))).hexdigest()
+            # The parent's content hash, not its IRI: the same split of the same data
+            # gives the same hash in every run.
+            parent = self._data_hashes.get(derived_from, derived_from)
+            digest = hashlib.sha256(parent.encode() + _bytes_of(list(indices))).hexdigest()
         else:
             digest = _sha256_of(features, labels, ())
         self._add(node, MLPROV + "sha256", _lit(digest))
@@ -460,12 +466,28 @@ class Run:
         self._type(node, PROV + "Entity", MLPROV + "Artifact")
         self._add(node, RDFS + "label", _lit(label))
         self._add(node, MLPROV + "artifactKind", _lit(kind))
-        self._add(node, PROV + "atLocation", _lit(str(path.absolute())))
+        self._add(node, PROV + "atLocation", _iri(path.absolute().as_uri()))  # a prov:Location, not text
         self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(path.read_bytes()).hexdigest()))
         if derived_from:
             self._add(node, PROV + "wasDerivedFrom", _iri(derived_from))
             self.use(derived_from)
         self._generated(node, output=True)
+        return node
+
+    def log_input_file(self, path: str | Path, *, label: str, kind: str = "file") -> str:
+        """A file the notebook read that is not a data set (pretrained weights), with its sha256."""
+        path = Path(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+        node = f"{self.iri}/input/{_slug(path.name)}"
+        self._type(node, PROV + "Entity", MLPROV + "Artifact")
+        self._add(node, RDFS + "label", _lit(label))
+        self._add(node, MLPROV + "artifactKind", _lit(kind))
+        self._add(node, PROV + "atLocation", _iri(path.absolute().as_uri()))  # a prov:Location, not text
+        self._add(node, MLPROV + "sha256", _lit(digest.hexdigest()))
+        self.use(node)
         return node
 
     def log_model(self, model: Any, *, name: str, derived_from: str | None = None, revision_of: str | None = None) -> str:
@@ -526,6 +548,7 @@ class NullRun:
     """Stands in for a Run when capture is off: same calls, nothing recorded."""
 
     iri = ""
+    id = ""
 
     def __getattr__(self, name: str):
         if name.startswith("log_") or name in ("use", "close", "flush"):

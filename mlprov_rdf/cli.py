@@ -243,5 +243,72 @@ def demo(directory: Path) -> None:
 # -- reproduction and interchange ------------------------------------------------------
 
 
+@main.command()
+@click.argument("run_iri", metavar="RUN_IRI")
+@click.option("--tolerance", type=float, default=0.0, show_default=True, metavar="REL",
+              help="Relative tolerance for numeric metrics; 0 asks for exactly the same numbers.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the regenerated and executed notebook [default: a new temporary folder].")
+@click.option("--timeout", type=int, default=None, help="Seconds a cell may run before it is stopped.")
+@_store_option
+def reproduce(run_iri: str, tolerance: float, directory: Path | None, timeout: int | None, store: str | None) -> None:
+    """Run RUN_IRI again with the settings it used and compare every metric and data hash.
+
+    Exit 0 when everything reproduced, 1 when something did not. The comparison is
+    recorded in the store as an mlprov:Reproduction in its own named graph.
+    """
+    from .reproduce import reproduce as reproduce_run, summary, table
+
+    rep = reproduce_run(run_iri, _location(store), tolerance=tolerance, directory=directory, timeout_s=timeout,
+                        echo=lambda line: click.echo(line, err=True))
+    click.echo(table(rep))
+    click.echo(summary(rep))
+    if rep.error:
+        click.echo(f"mlprov: the new run failed: {rep.error}", err=True)
+    sys.exit(0 if rep.reproduced else 1)
+
+
+@main.command("export")
+@click.argument("iri", metavar="IRI")
+@click.option("--format", "fmt", type=click.Choice(["turtle", "trig", "jsonld", "nquads", "prov-json", "provn", "prov-xml"]),
+              default="turtle", show_default=True,
+              help="RDF (turtle, trig, jsonld, nquads; trig and nquads keep the named graphs) or W3C PROV (prov-json, provn, prov-xml).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File to write [default: standard output].")
+@_store_option
+def export_command(iri: str, fmt: str, output: Path | None, store: str | None) -> None:
+    """Export a plan, or a run with its plan, as RDF or W3C PROV."""
+    from . import export as exporter
+    from .store import open_store
+
+    with open_store(_location(store), create=False) as st:
+        collected = exporter.collect(st, iri)
+    text = exporter.export(collected, fmt)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}: the {collected.kind} <{collected.iri}> as {fmt}", err=True)
+
+
+@main.command("import-mlprovcodegen")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The plan to write [default: FILE with .ttl].")
+@click.option("--force", is_flag=True, help="Overwrite the plan file if it exists.")
+@_store_option
+def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: str | None) -> None:
+    """Turn an MLProvCodeGen provenance file into a plan and a legacy run in the store."""
+    from .legacy import import_file
+
+    result = import_file(file, _location(store), output=output, force=force)
+    click.echo(
+        f"wrote {result.plan_file}: valid {result.plan.task.name} plan <{result.plan.iri}> "
+        f"from MLProvCodeGen's {result.task_type} run ({result.settings} settings)"
+    )
+    click.echo(f"stored legacy run {result.run}: {result.status.lower()}, {result.metrics} metrics")
+    click.echo(f"next: 'mlprov run {result.plan_file}', then 'mlprov reproduce {result.run}' to compare")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

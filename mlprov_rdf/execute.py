@@ -68,6 +68,7 @@ def execute_notebook(
         nb,
         timeout=timeout_s,
         kernel_name="python3",
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the kernel's transport chatter
         resources={"metadata": {"path": str(Path(source).parent.absolute())}},
         on_cell_executed=cell_done,
     )

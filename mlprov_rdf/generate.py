@@ -160,7 +160,7 @@ def build_notebook(plan: Plan) -> nbformat.NotebookNode:
     for step in plan.steps:
         meta = {"mlprov": {"step": step.iri, "step_class": step.spec.iri}}
         cells.append(nbformat.v4.new_markdown_cell(_step_markdown(step), id=cell_id(step.iri, "md"), metadata=meta))
-        code_meta = {"mlprov": {"step": step.iri, "step_class": step.spec.iri}, "tags": [f"mlprov-step"]}
+        code_meta = {"mlprov": {"step": step.iri, "step_class": step.spec.iri}, "tags": ["mlprov-step"]}
         cells.append(
             nbformat.v4.new_code_cell(_step_source(env, plan, step), id=cell_id(step.iri, "code"), metadata=code_meta)
         )

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 import pyoxigraph as ox
 import rdflib
@@ -23,7 +26,7 @@ import rdflib
 from . import vocab
 from .plan import Plan
 from .resources import ontology_dir
-from .store import Store
+from .store import RemoteStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -99,30 +102,41 @@ def store_plan(store: Store, graph: rdflib.Graph, plan: Plan) -> None:
 # -- journals --------------------------------------------------------------------------
 
 
-def read_journal(path: Path) -> list[ox.Triple]:
-    """Every complete line of a journal; a line cut off by a killed kernel is dropped."""
-    triples = []
+def read_journal(path: Path, graph: str | None = None) -> list[ox.Quad]:
+    """Every complete line of a journal; a line cut off by a killed kernel is dropped.
+
+    With ``graph``, the statements come back as quads in that named graph, read in one
+    pass (the journal's N-Triples lines wrapped in a TriG graph block).
+    """
     text = Path(path).read_text(encoding="utf-8")
-    lines = text.splitlines(keepends=True)
+    g = ox.NamedNode(graph) if graph else None
     try:
-        triples = list(ox.parse(text, format=ox.RdfFormat.N_TRIPLES))
+        if g is not None:
+            return list(ox.parse(f"{g} {{\n{text}\n}}", format=ox.RdfFormat.TRIG))
+        return list(ox.parse(text, format=ox.RdfFormat.N_TRIPLES))
     except SyntaxError:
-        for line in lines:
-            try:
-                triples.extend(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
-            except SyntaxError:
-                log.warning("%s: skipped an unreadable journal line: %.80s", path, line)
-    return triples
+        pass
+    quads: list[ox.Quad] = []
+    for line in text.splitlines(keepends=True):
+        try:
+            quads.extend(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
+        except SyntaxError:
+            log.warning("%s: skipped an unreadable journal line: %.80s", path, line)
+    if g is not None:
+        quads = [ox.Quad(q.subject, q.predicate, q.object, g) for q in quads]
+    return quads
 
 
-def _last_wins(triples: list[ox.Triple]) -> list[ox.Triple]:
-    latest: dict[tuple, ox.Triple] = {}
-    for t in triples:
-        if t.predicate in FUNCTIONAL:
-            latest[(t.subject, t.predicate)] = t
+def _last_wins(triples: list[ox.Quad]) -> list[ox.Quad]:
+    """The journal without repeated statements and without superseded functional values."""
+    predicates = [t.predicate for t in triples]
+    latest: dict[tuple, ox.Quad] = {}
+    for t, p in zip(triples, predicates):
+        if p in FUNCTIONAL:
+            latest[(t.subject, p)] = t
     out, seen = [], set()
-    for t in triples:
-        if t.predicate in FUNCTIONAL and latest[(t.subject, t.predicate)] != t:
+    for t, p in zip(triples, predicates):
+        if p in FUNCTIONAL and latest[(t.subject, p)] != t:
             continue
         if t not in seen:
             seen.add(t)
@@ -134,46 +148,102 @@ def _time(term: ox.Literal) -> datetime:
     return datetime.fromisoformat(term.value)
 
 
-def finish_run(triples: list[ox.Triple], run: str) -> tuple[list[ox.Triple], str]:
-    """Derive status and end times; return the run graph's triples and the status."""
+def finish_run(triples: list[ox.Triple | ox.Quad], run: str, graph: str | None = None) -> tuple[list, str]:
+    """Derive status and end times; return the run graph's statements and the status.
+
+    With ``graph``, the statements it adds are quads in that graph, like those that
+    :func:`read_journal` returns for it; otherwise triples.
+    """
     run_node = ox.NamedNode(run)
-    out = [t for t in _last_wins(triples) if not (t.subject == run_node and t.predicate == STATUS)]
-    cells = {t.subject for t in triples if t.predicate == PART_OF and t.object == run_node}
-    ended = {t.subject: t.object for t in out if t.predicate == ENDED}
+    if graph:
+        g = ox.NamedNode(graph)
+
+        def make(s, p, o):
+            return ox.Quad(s, p, o, g)
+    else:
+        make = ox.Triple
+    planned_done = False
+    cells = set()
+    for t in triples:
+        p = t.predicate
+        if p == PART_OF:
+            if t.object == run_node:
+                cells.add(t.subject)
+        elif p == STATUS and t.object == COMPLETED and t.subject == run_node:
+            planned_done = True
+    out = []
+    ended, order, cell_status, starts = {}, {}, {}, []
+    for t in _last_wins(triples):
+        p = t.predicate
+        if p == STATUS:
+            subject = t.subject
+            if subject == run_node:
+                continue
+            if subject in cells:
+                cell_status[subject] = t.object
+        elif p == ENDED:
+            ended[t.subject] = t.object
+        elif p == ORDER:
+            if t.subject in cells:
+                order[t.subject] = int(t.object.value)
+        elif p == STARTED and t.subject == run_node:
+            starts.append(t.object)
+        out.append(t)
     for cell in sorted(cells - set(ended), key=str):
-        out.append(ox.Triple(cell, STATUS, INTERRUPTED))
+        out.append(make(cell, STATUS, INTERRUPTED))
+        cell_status[cell] = INTERRUPTED
     # The notebook ended where its last cell ended: in an error, cut off, or after the plan.
-    order = {t.subject: int(t.object.value) for t in out if t.predicate == ORDER and t.subject in cells}
-    cell_status = {t.subject: t.object for t in out if t.predicate == STATUS and t.subject in cells}
     last = cell_status.get(max(order, key=order.get)) if order else None
-    planned_done = any(t.subject == run_node and t.predicate == STATUS and t.object == COMPLETED for t in triples)
     status = FAILED if last == FAILED else COMPLETED if planned_done and last == COMPLETED else INTERRUPTED
-    out.append(ox.Triple(run_node, STATUS, status))
-    if run_node not in ended:
-        starts = [t.object for t in out if t.subject == run_node and t.predicate == STARTED]
+    out.append(make(run_node, STATUS, status))
+    if run_node not in ended and starts:
         ends = sorted((ended[c] for c in cells if c in ended), key=_time)
-        if starts:
-            end = ends[-1] if ends else starts[0]
-            seconds = (_time(end) - _time(starts[0])).total_seconds()
-            out.append(ox.Triple(run_node, ENDED, end))
-            out.append(ox.Triple(run_node, DURATION, ox.Literal(f"{seconds:.6f}", datatype=XSD_DECIMAL)))
+        end = ends[-1] if ends else starts[0]
+        seconds = (_time(end) - _time(starts[0])).total_seconds()
+        out.append(make(run_node, ENDED, end))
+        out.append(make(run_node, DURATION, ox.Literal(f"{seconds:.6f}", datatype=XSD_DECIMAL)))
     bundle = ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))
     out += [
-        ox.Triple(bundle, RDF_TYPE, ox.NamedNode(vocab.PPLAN + "Bundle")),
-        ox.Triple(bundle, RDF_TYPE, ox.NamedNode(vocab.PROV + "Bundle")),
-        ox.Triple(bundle, ox.NamedNode(vocab.PROV + "wasGeneratedBy"), run_node),
+        make(bundle, RDF_TYPE, ox.NamedNode(vocab.PPLAN + "Bundle")),
+        make(bundle, RDF_TYPE, ox.NamedNode(vocab.PROV + "Bundle")),
+        make(bundle, ox.NamedNode(vocab.PROV + "wasGeneratedBy"), run_node),
     ]
     return out, status.value.rsplit("#", 1)[1]
 
 
-def ingest_journal(store: Store, path: Path) -> IngestResult:
-    path = Path(path)
+def _prepare(path: Path) -> tuple[str, str, list[ox.Quad], str]:
+    """Run IRI, graph IRI, the run graph's quads and the status, from one journal."""
     run = vocab.run_iri(path.stem)
-    triples, status = finish_run(read_journal(path), run)
-    count = store.replace_graph(vocab.bundle_iri(path.stem), triples)
+    graph = vocab.bundle_iri(path.stem)
+    quads, status = finish_run(read_journal(path, graph), run, graph)
+    return run, graph, quads, status
+
+
+def ingest_journal(store: Store | RemoteStore, path: Path) -> IngestResult:
+    """One journal into its run's named graph: one transaction, idempotent."""
+    path = Path(path)
+    run, graph, quads, status = _prepare(path)
+    count = store.replace_graph(graph, quads)
     _mark_ingested(path)
     log.info("ingested %s: %s, %d triples", run, status, count)
     return IngestResult(run, status, count, path)
+
+
+def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path], *, workers: int | None = None) -> list[IngestResult]:
+    """Many journals, each run in its own transaction, as :func:`ingest_journal` does.
+
+    On the embedded store with more than two cores, two threads read and write at once
+    (pyoxigraph writes without the GIL); on two cores that measured no faster, so one
+    does. A server store gets one request at a time on its one connection. Results come
+    in the order of ``paths``; a journal named twice is ingested once.
+    """
+    unique = list(dict.fromkeys(Path(p) for p in paths))
+    if workers is None:
+        workers = 2 if (os.cpu_count() or 1) > 2 else 1
+    if not isinstance(store, Store) or workers <= 1 or len(unique) <= 1:
+        return [ingest_journal(store, p) for p in unique]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mlprov-ingest") as pool:
+        return list(pool.map(lambda p: ingest_journal(store, p), unique))
 
 
 def _marker(path: Path) -> Path:

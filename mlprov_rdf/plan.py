@@ -149,13 +149,31 @@ def _syntax_message(path: Path, fmt: str, error: Exception) -> str:
 
 
 def normalise(graph: rdflib.Graph) -> rdflib.Graph:
-    """Drop explicit xsd:string datatypes: stores return them, authors rarely write them."""
+    """Literals in one canonical form, whatever wrote them.
+
+    Stores type plain strings ``xsd:string`` and rewrite numbers (Oxigraph stores
+    ``1.0`` as ``1``), so a plan read back from a store must digest like its file.
+    """
     out = rdflib.Graph()
     for s, p, o in graph:
-        if isinstance(o, Literal) and o.datatype == XSD.string:
-            o = Literal(str(o))
+        if isinstance(o, Literal):
+            o = _canonical(o)
         out.add((s, p, o))
     return out
+
+
+def _canonical(literal: Literal) -> Literal:
+    if literal.datatype == XSD.string:
+        return Literal(str(literal))
+    if literal.datatype in (XSD.decimal, XSD.double, XSD.float) and not getattr(literal, "ill_typed", False):
+        try:
+            number = Decimal(str(literal).strip())
+        except ArithmeticError:
+            return literal
+        if number.is_finite():
+            text = format(number.normalize(), "f")
+            return Literal(text, datatype=literal.datatype)
+    return literal
 
 
 def digest(graph: rdflib.Graph) -> str:
@@ -381,12 +399,12 @@ def _parameters(graph, step: URIRef, spec: StepSpec, task: Task, source, base_di
         if name in seen:
             raise UserError(f"{where}: the plan sets it twice ({_node(seen[name])} too); keep one")
         seen[name] = var
-        params.append(Parameter(str(var), name, _typed_value(value, pspec, where, base_dir), pspec))
+        params.append(Parameter(str(var), name, typed_value(value, pspec, where, base_dir), pspec))
     order = {p.name: i for i, p in enumerate(task.parameters)}
     return tuple(sorted(params, key=lambda p: order[p.name]))
 
 
-def _typed_value(value, spec: ParameterSpec, where: str, base_dir: Path | None) -> Any:
+def typed_value(value, spec: ParameterSpec, where: str, base_dir: Path | None) -> Any:
     if not isinstance(value, Literal):
         raise UserError(f"{where}: prov:value is {_node(value)}, not a literal; write the value itself")
     if spec.allow_default and value.datatype is None and str(value) == "default":
@@ -415,7 +433,7 @@ def _typed_value(value, spec: ParameterSpec, where: str, base_dir: Path | None) 
             result = None
         if not (isinstance(result, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in result)):
             raise UserError(f'{where}: {value.n3()} is not a JSON list of integers; write e.g. "[64, 32]"^^rdf:JSON')
-    else:  # string, path
+    else:  # string, path, directory
         if dtype is not None and dtype != XSD.string:
             raise UserError(f'{where}: {value.n3()} is not text; write it in quotes, e.g. "{spec.default}"')
         result = str(value)
@@ -436,6 +454,9 @@ def _typed_value(value, spec: ParameterSpec, where: str, base_dir: Path | None) 
     if spec.type == "path" and result and base_dir is not None:
         if not (base_dir / result).is_file():
             raise UserError(f"{where}: file {result!r} does not exist (looked in {base_dir}); fix the path")
+    if spec.type == "directory" and result and base_dir is not None:
+        if not (base_dir / result).is_dir():
+            raise UserError(f"{where}: folder {result!r} does not exist (looked in {base_dir}); fix the path")
     return result
 
 

@@ -11,14 +11,25 @@ read the same header the query's author wrote::
     # param threshold (decimal) = 0: the lowest value to list, e.g. 0.9
     # param plan (iri) optional: the plan; every plan when left out
 
-A parameter is the SPARQL variable of the same name (``?run``). It is bound with
-pyoxigraph's ``substitutions`` (SEP-0007), never pasted into the query text, so a value
-cannot change what the query does. Oxigraph substitutes only variables that the query
-projects, so every parameter must appear in the top-level ``SELECT`` (a test checks this);
-the column of a parameter that was given a value holds that value in every row and is left
-out of the result. A parameter marked ``optional`` stays unbound when no value is given,
-so the query ranges over everything (every run, every plan); one with ``= default`` takes
-the default.
+A parameter is the SPARQL variable of the same name (``?run``), bound in one of two ways;
+neither pastes the given text into the query, so a value cannot change what the query does.
+
+*Substitution.* By default the variable is bound with pyoxigraph's ``substitutions``
+(SEP-0007). Oxigraph substitutes only variables that the query projects, so such a
+parameter must appear in the top-level ``SELECT`` (a test checks this); the column of a
+parameter that was given a value holds that value in every row and is left out of the
+result. Oxigraph plans a query before it substitutes, so the query cannot tell whether the
+value was given: ``BOUND(?param)`` is always false there.
+
+*A values slot.* A query that writes ``VALUES ?name { UNDEF }`` (on one line, once) takes
+the parameter there instead: the slot is rewritten to ``VALUES ?name { term ... }`` from the
+checked RDF terms, each written in its N-Triples form (which escapes every character that
+could end it). ``UNDEF`` is "no value given": the variable is left free, so the same query
+text also runs as written. The planner then sees the value, ``BOUND`` works, and a ``list``
+parameter (below) can match any of several values; a slot parameter need not be projected.
+
+A parameter marked ``optional`` stays unbound when no value is given, so the query ranges
+over everything (every run, every plan); one with ``= default`` takes the default.
 
 Parameter types, and what a raw command-line string becomes:
 
@@ -30,6 +41,11 @@ Parameter types, and what a raw command-line string becomes:
 ``metric``   an evaluation measure: a bare name such as ``accuracy`` names ``mlprov:accuracy``
              (the data model mints every measure as ``mlprov:<name>``); ``mlprov:accuracy`` and
              a full IRI are accepted as well.
+``list``     alternatives, comma-separated (``Adam,SGD``; from Python, a list or tuple): the
+             query's values slot gets every item as a string literal and also as what else it
+             reads as: an integer (also as a double, as settings store whole floats), a double,
+             a boolean, an absolute IRI. A setting stored as ``0.01`` matches ``0.01`` and
+             ``1e-2``; the string ``"10"`` and the integer ``10`` both match ``10``. Needs a slot.
 
 A query can also come from any ``.rq`` file (the same header is read, if it has one) or be
 literal SPARQL text; see :func:`resolve`.
@@ -61,7 +77,7 @@ if TYPE_CHECKING:  # pandas is imported only when a data frame is asked for
 
 log = logging.getLogger(__name__)
 
-PARAM_TYPES = ("iri", "string", "integer", "decimal", "metric")
+PARAM_TYPES = ("iri", "string", "integer", "decimal", "metric", "list")
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -79,6 +95,9 @@ _CONTINUATION = re.compile(r"^#\s{2,}(\S.*)$")
 _EXAMPLE = re.compile(r"\be\.g\.\s+(\S+?)[;,)]?(?:\s|$)")
 _SPARQL_KEYWORD = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE|PREFIX|BASE)\b", re.IGNORECASE)
 _VARIABLE = re.compile(r"[?$]([A-Za-z_0-9\u00b7-\uffff]+)")
+#: A values slot: where a parameter's value(s) go, ``VALUES ?name { UNDEF }`` on one line.
+_SLOT = re.compile(r"\bVALUES\s+[?$]([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*UNDEF\s*\}", re.IGNORECASE)
+_FLOAT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 
 XSD_STRING = vocab.XSD + "string"
 _INTEGER_TYPES = {
@@ -133,6 +152,12 @@ class CannedQuery:
 
     def param(self, name: str) -> QueryParam | None:
         return next((p for p in self.params if p.name == name), None)
+
+    @property
+    def slots(self) -> frozenset[str]:
+        """The parameters this query takes in a ``VALUES ?name { UNDEF }`` slot."""
+        found = set(value_slots(self.text))
+        return frozenset(p.name for p in self.params if p.name in found)
 
 
 @dataclass
@@ -237,7 +262,7 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
         )
         if param.default is not None:
             try:
-                convert(param, param.default)
+                (convert_list if param.type == "list" else convert)(param, param.default)
             except UserError as error:
                 raise UserError(f"{where} line {p['line']}: default of {error}") from None
         built.append(param)
@@ -253,6 +278,7 @@ def load_file(path: Path, *, in_library: bool = False) -> CannedQuery:
     except UnicodeDecodeError:
         raise UserError(f"query {path}: not UTF-8 text; save the query as UTF-8") from None
     title, description, params = parse_header(text, str(path))
+    _check_slots(text, params, str(path))
     return CannedQuery(
         name=path.stem,
         title=title or path.stem,
@@ -291,6 +317,7 @@ def resolve(spec: str) -> CannedQuery:
             raise UserError(f"query {spec}: no such file")
     if _SPARQL_KEYWORD.search(_strip_comments(spec)):
         title, description, params = parse_header(spec, "query text")
+        _check_slots(spec, params, "query text")
         return CannedQuery(
             name="(text)",
             title=title or "SPARQL text",
@@ -359,6 +386,32 @@ def projected_variables(text: str) -> set[str] | None:
     return projected
 
 
+def value_slots(text: str) -> dict[str, int]:
+    """How many ``VALUES ?name { UNDEF }`` slots the query has for each variable, outside comments."""
+    counts: dict[str, int] = {}
+    for line in _strip_comments(text).splitlines():
+        for m in _SLOT.finditer(line):
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def _check_slots(text: str, params: Sequence[QueryParam], where: str) -> None:
+    """A list parameter needs exactly one slot; no parameter may have two."""
+    counts = value_slots(text)
+    for param in params:
+        n = counts.get(param.name, 0)
+        if n > 1:
+            raise UserError(
+                f"{where}: parameter {param.name} has {n} slots 'VALUES ?{param.name} {{ UNDEF }}'; "
+                "keep one"
+            )
+        if param.type == "list" and n == 0:
+            raise UserError(
+                f"{where}: list parameter {param.name} needs a slot 'VALUES ?{param.name} {{ UNDEF }}' "
+                "(on one line) where its values go"
+            )
+
+
 # -- binding parameters ------------------------------------------------------------------
 
 
@@ -368,8 +421,20 @@ def _takes(query: CannedQuery) -> str:
     return "it takes: " + ", ".join(p.signature() for p in query.params)
 
 
-def convert(param: QueryParam, raw: str) -> ox.NamedNode | ox.Literal:
-    """One raw string as the RDF term its parameter type asks for."""
+def _text(value: object) -> str:
+    """A Python value as the text a command line would give for it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
+    """One raw value (command-line text, or a Python value) as the RDF term its type asks for."""
+    if param.type == "list":
+        raise UserError(f"parameter {param.name}: a list takes several values; see convert_list")
+    raw = raw if isinstance(raw, str) else _text(raw)
     value = raw.strip()
     if param.type == "iri":
         if not _IRI.match(value):
@@ -411,16 +476,69 @@ def convert(param: QueryParam, raw: str) -> ox.NamedNode | ox.Literal:
     raise UserError(f"parameter {param.name}: unknown type {param.type!r}")
 
 
-def bind(query: CannedQuery, raw: Mapping[str, str]) -> dict[str, ox.NamedNode | ox.Literal]:
-    """Type-checked substitutions: given values, then defaults; optional ones left unbound."""
+def convert_list(param: QueryParam, raw: object) -> tuple[ox.NamedNode | ox.Literal, ...]:
+    """Comma-separated text (or a Python list) as the terms of a list parameter's slot.
+
+    Every item is a string literal, and also each other term it reads as, so that the
+    slot matches a value whatever type it was stored with; duplicates are dropped.
+    """
+    if isinstance(raw, str):
+        items = raw.split(",")
+    elif isinstance(raw, (list, tuple, set, frozenset)):
+        items = list(raw)
+    else:
+        items = [raw]
+    terms: list[ox.NamedNode | ox.Literal] = []
+    for item in items:
+        text = (item if isinstance(item, str) else _text(item)).strip()
+        if not text:
+            raise UserError(
+                f"parameter {param.name}: {_text(raw)!r} has an empty item; "
+                "give comma-separated values such as a,b"
+            )
+        candidates = _list_terms(item, text)
+        terms.extend(t for t in candidates if t not in terms)
+    if not terms:
+        raise UserError(f"parameter {param.name}: give at least one value, such as a,b")
+    return tuple(terms)
+
+
+def _list_terms(item: object, text: str) -> list[ox.NamedNode | ox.Literal]:
+    """The terms one list item can mean, its string form first."""
+    xsd = vocab.XSD
+    if isinstance(item, bool):
+        return [ox.Literal(text, datatype=ox.NamedNode(xsd + "boolean"))]
+    out: list[ox.NamedNode | ox.Literal] = [ox.Literal(text)]
+    if _INTEGER.match(text):
+        number = int(text)
+        out.append(ox.Literal(str(number), datatype=ox.NamedNode(xsd + "integer")))
+        out.append(ox.Literal(repr(float(number)), datatype=ox.NamedNode(xsd + "double")))
+    elif _FLOAT.match(text) and math.isfinite(float(text)):
+        out.append(ox.Literal(repr(float(text)), datatype=ox.NamedNode(xsd + "double")))
+    elif text in ("true", "false"):
+        out.append(ox.Literal(text, datatype=ox.NamedNode(xsd + "boolean")))
+    elif _IRI.match(text):
+        out.append(ox.NamedNode(text))
+    return out
+
+
+Bound = ox.NamedNode | ox.Literal | tuple
+
+
+def bind(query: CannedQuery, raw: Mapping[str, object]) -> dict[str, Bound]:
+    """Type-checked values: given ones, then defaults; optional ones left unbound.
+
+    A list parameter's value is a tuple of terms; every other is one term. Raw values are
+    command-line text or Python values (numbers, booleans, and lists for list parameters).
+    """
     unknown = [name for name in raw if query.param(name) is None]
     if unknown:
         raise UserError(
             f"query {query.label}: unknown parameter {', '.join(sorted(unknown))}; {_takes(query)}"
         )
-    bound: dict[str, ox.NamedNode | ox.Literal] = {}
+    bound: dict[str, Bound] = {}
     for param in query.params:
-        if param.name in raw:
+        if param.name in raw and raw[param.name] is not None:
             value = raw[param.name]
         elif param.default is not None:
             value = param.default
@@ -433,21 +551,49 @@ def bind(query: CannedQuery, raw: Mapping[str, str]) -> dict[str, ox.NamedNode |
         else:
             continue
         try:
-            bound[param.name] = convert(param, value)
+            if param.type == "list":
+                bound[param.name] = convert_list(param, value)
+            else:
+                bound[param.name] = convert(param, value)
         except UserError as error:
             raise UserError(f"query {query.label}: {error}") from None
     return bound
 
 
+def prepare(query: CannedQuery, raw: Mapping[str, object]) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
+    """The query text with its values slots filled in, and the substitutions for the rest."""
+    bound = bind(query, raw)
+    slots = query.slots
+    text = fill_slots(query.text, {name: value for name, value in bound.items() if name in slots})
+    substitutions = {name: value for name, value in bound.items() if name not in slots}
+    return text, substitutions  # type: ignore[return-value]
+
+
+def fill_slots(text: str, values: Mapping[str, Bound]) -> str:
+    """Each ``VALUES ?name { UNDEF }`` of a bound name, with the terms in N-Triples form."""
+    if not values:
+        return text
+    lines = text.split("\n")
+    stripped = _strip_comments(text).split("\n")
+    for i, line in enumerate(stripped):
+        spans = [m for m in _SLOT.finditer(line) if m.group(1) in values]
+        for m in reversed(spans):  # a comment-stripped line is a prefix of the line itself
+            value = values[m.group(1)]
+            terms = value if isinstance(value, tuple) else (value,)
+            block = f"VALUES ?{m.group(1)} {{ {' '.join(str(t) for t in terms)} }}"
+            lines[i] = lines[i][: m.start()] + block + lines[i][m.end():]
+    return "\n".join(lines)
+
+
 # -- running -------------------------------------------------------------------------------
 
 
-def run(store: "Store", query: CannedQuery, raw_params: Mapping[str, str] | None = None) -> QueryResult:
+def run(store: "Store", query: CannedQuery, raw_params: Mapping[str, object] | None = None) -> QueryResult:
     """Bind the parameters, run the query and collect the whole result."""
-    substitutions = bind(query, raw_params or {})
+    text, substitutions = prepare(query, raw_params or {})
     log.debug("query %s with %s", query.label, {k: str(v) for k, v in substitutions.items()})
     try:
-        result = store.query(query.text, substitutions)
+        result = store.query(text, substitutions)
         if isinstance(result, ox.QuerySolutions):
             variables = [v.value for v in result.variables]
             keep = [i for i, name in enumerate(variables) if name not in substitutions]
@@ -683,4 +829,10 @@ def describe_library(library: Mapping[str, CannedQuery] | None = None) -> str:
         lines.append(f"{name.ljust(width)}  {query.title}")
         for param in query.params:
             lines.append(f"{'':{width}}    {param.signature()}: {param.description}")
+    lines += [
+        "",
+        f"{len(library)} queries. Run one with: mlprov query NAME -p PARAM=VALUE ...",
+        "Types: iri (an absolute IRI), string, integer, decimal, metric (a measure such as "
+        "accuracy), list (comma-separated alternatives, e.g. Adam,SGD).",
+    ]
     return "\n".join(lines)

@@ -1,25 +1,37 @@
-"""The provenance store: embedded Oxigraph on disk.
+"""The provenance store: embedded Oxigraph on disk, or a SPARQL server.
 
-An mlprov home folder (``.mlprov/`` by default) holds the Oxigraph database in
-``oxigraph/`` and the run journals in ``journal/``. Oxigraph admits one writer
-process, so a store is opened for one job and closed straight after: nothing holds
-it while a notebook runs, and a process that finds it locked waits and retries.
+``--store PATH`` (or ``MLPROV_STORE``) names an mlprov home folder (``.mlprov/`` by
+default) that holds the Oxigraph database in ``oxigraph/`` and the run journals in
+``journal/``. Oxigraph admits one writer process, so a store is opened for one job and
+closed straight after: nothing holds it while a notebook runs, and a process that finds
+it locked waits and retries.
 
-Queries go to pyoxigraph directly (oxrdflib's term conversion costs 2-3x on
-small queries); oxrdflib provides the rdflib view of a graph for the code that
-works on rdflib graphs (plan loading, regeneration, the graph browser).
+``--store http://HOST:PORT/`` names a SPARQL 1.1 server instead (see docs/deploy.md):
+:class:`RemoteStore` has the same methods as :class:`Store` and speaks the SPARQL 1.1
+Protocol (and the Graph Store Protocol where the server has it) over one kept-alive HTTP
+connection. Journals of a server store live in ``./.mlprov/journal`` of the working
+directory, or in ``MLPROV_JOURNAL_DIR``, as the kernel-side capture module assumes.
+
+Queries go to pyoxigraph directly (oxrdflib's term conversion costs 2-3x on small
+queries); oxrdflib provides the rdflib view of the whole store for code that wants one.
+Both stores answer queries over the union of all named graphs.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import logging
 import os
 import random
+import re
+import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
+from urllib.parse import quote, unquote, urlsplit
 
 import pyoxigraph as ox
 import rdflib
@@ -30,28 +42,52 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOME = ".mlprov"
 ENV_VAR = "MLPROV_STORE"
+JOURNAL_ENV_VAR = "MLPROV_JOURNAL_DIR"
+#: Seconds a SPARQL server may take to answer one request.
+HTTP_TIMEOUT_S = 300.0
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_0-9][A-Za-z_0-9\u00b7\u00c0-\uffff]*$")
+
+Term = ox.NamedNode | ox.Literal
 
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """Where a store lives; today a folder, later possibly a SPARQL endpoint URL."""
+    """Where a store lives: a folder (``home``) or a SPARQL server (``url``).
+
+    For a server, ``home`` is the ``.mlprov`` folder of the working directory, which
+    keeps the journals; ``journal`` overrides the journal folder (``MLPROV_JOURNAL_DIR``).
+    """
 
     home: Path
+    url: str | None = None
+    journal: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home))
+        if self.journal is not None:
+            object.__setattr__(self, "journal", Path(self.journal))
 
     @classmethod
     def resolve(cls, option: str | os.PathLike | None = None) -> "StoreLocation":
         """``--store`` beats ``MLPROV_STORE`` beats ``.mlprov/`` in the working directory."""
-        value = option or os.environ.get(ENV_VAR) or DEFAULT_HOME
-        value = str(value)
-        if value.startswith(("http://", "https://")):
-            raise UserError(
-                f"--store {value}: SPARQL server stores are not supported by this version; "
-                "give a folder path"
-            )
+        value = str(option or os.environ.get(ENV_VAR) or DEFAULT_HOME)
+        if _URL.match(value):
+            return cls.server(value)
         return cls(Path(value).expanduser().absolute())
+
+    @classmethod
+    def server(cls, url: str, journal_dir: str | os.PathLike | None = None) -> "StoreLocation":
+        """A SPARQL server store; journals in ``journal_dir``, ``MLPROV_JOURNAL_DIR`` or ``./.mlprov/journal``."""
+        _check_url(url)
+        journal = journal_dir or os.environ.get(JOURNAL_ENV_VAR) or None
+        home = Path(DEFAULT_HOME).absolute()
+        return cls(home, url=url, journal=Path(journal).expanduser().absolute() if journal else None)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.url is not None
 
     @property
     def database(self) -> Path:
@@ -59,12 +95,72 @@ class StoreLocation:
 
     @property
     def journal_dir(self) -> Path:
-        return self.home / "journal"
+        return self.journal if self.journal is not None else self.home / "journal"
+
+    @property
+    def display(self) -> str:
+        """How messages name the store: the folder, or the URL without its password."""
+        return _safe_url(self.url) if self.url else str(self.home)
+
+    def __str__(self) -> str:
+        return self.display
+
+
+def _check_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise UserError(f"--store {_safe_url(url)}: not a valid URL ({error})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UserError(
+            f"--store {_safe_url(url)}: only http:// and https:// SPARQL servers are supported; "
+            "or give a folder path"
+        )
+    if not parts.hostname:
+        raise UserError(f"--store {_safe_url(url)}: the URL names no host; write http://HOST:PORT/")
+    if parts.fragment:
+        raise UserError(f"--store {_safe_url(url)}: remove the #fragment from the URL")
+    del port
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
+
+
+# -- the embedded store ---------------------------------------------------------------
 
 
 def _is_lock_error(error: OSError) -> bool:
     text = str(error).lower()
     return "lock" in text or "resource temporarily unavailable" in text
+
+
+def _quads(graph: ox.NamedNode, triples: Iterable[ox.Triple | ox.Quad]) -> tuple[list[ox.Quad], bool]:
+    """The triples as quads in ``graph``; and whether any holds a blank node."""
+    quads = []
+    blank = False
+    for t in triples:
+        if not (isinstance(t, ox.Quad) and t.graph_name == graph):
+            t = ox.Quad(t.subject, t.predicate, t.object, graph)
+        if not blank and (isinstance(t.subject, ox.BlankNode) or isinstance(t.object, ox.BlankNode)):
+            blank = True
+        quads.append(t)
+    return quads, blank
+
+
+def _replace_update(graph: ox.NamedNode, quads: list[ox.Quad]) -> str:
+    """One SPARQL update that makes ``graph`` hold exactly ``quads``; terms in N-Triples form."""
+    body = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
+    return f"DROP SILENT GRAPH {graph} ;\nINSERT DATA {{ GRAPH {graph} {{\n{body}\n}} }}"
 
 
 class Store:
@@ -76,7 +172,7 @@ class Store:
 
     # -- reading -----------------------------------------------------------------
 
-    def query(self, sparql: str, substitutions: Mapping[str, ox.NamedNode | ox.Literal] | None = None):
+    def query(self, sparql: str, substitutions: Mapping[str, Term] | None = None):
         """Run SPARQL over the union of all graphs; values are bound, never pasted in."""
         subs = {ox.Variable(k): v for k, v in (substitutions or {}).items()}
         return self.inner.query(sparql, use_default_graph_as_union=True, substitutions=subs or None)
@@ -89,11 +185,7 @@ class Store:
 
     def rdflib_graph(self, graph: str) -> rdflib.Graph:
         """A detached rdflib copy of one named graph."""
-        g = rdflib.Graph()
-        data = self.graph_ntriples(graph)
-        if data:
-            g.parse(data=data.decode("utf-8"), format="nt")
-        return g
+        return _rdflib_graph(self.graph_ntriples(graph))
 
     def dataset(self) -> rdflib.Dataset:
         """An rdflib view of the whole store, through oxrdflib (live, not a copy)."""
@@ -103,21 +195,422 @@ class Store:
 
     # -- writing -----------------------------------------------------------------
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple]) -> int:
-        """Make ``graph`` hold exactly ``triples``, in one transaction; idempotent."""
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad]) -> int:
+        """Make ``graph`` hold exactly ``triples``, in one transaction; idempotent.
+
+        A graph that does not exist yet is written with ``extend`` (one transaction, no
+        SPARQL text to build and parse); an existing one is replaced by one SPARQL update,
+        ``DROP SILENT GRAPH`` then ``INSERT DATA``, which Oxigraph applies atomically.
+        Blank nodes always take the update path, which gives them fresh identities.
+        """
         g = ox.NamedNode(graph)
-        quads = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
-        body = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
-        self.inner.update(f"DROP SILENT GRAPH {g} ;\nINSERT DATA {{ GRAPH {g} {{\n{body}\n}} }}")
+        quads, blank = _quads(g, triples)
+        if not blank and not self.inner.contains_named_graph(g):
+            self.inner.extend(quads)
+        else:
+            self.inner.update(_replace_update(g, quads))
         return len(quads)
 
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
 
+    def close(self) -> None:
+        if self.inner is not None:
+            self.inner.flush()
+            self.inner = None  # the last reference: Oxigraph releases its lock here
+
+
+def _rdflib_graph(ntriples: bytes) -> rdflib.Graph:
+    g = rdflib.Graph()
+    if ntriples:
+        g.parse(data=ntriples.decode("utf-8"), format="nt")
+    return g
+
+
+# -- a SPARQL server ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Endpoints:
+    """Request targets on the server: the query and update endpoints, the graph store."""
+
+    query: str
+    update: str
+    graph_store: str | None
+
+    @classmethod
+    def of(cls, url: str) -> "_Endpoints":
+        """A URL ending in ``/`` is an Oxigraph server root (``query``, ``update``, ``store``
+        below it, the union of all graphs as default graph); any other URL is one SPARQL
+        endpoint for queries and updates (Virtuoso ``/sparql``, a Fuseki dataset), whose
+        server must treat the default graph as the union of all graphs itself. A query
+        string in the URL goes with every query request."""
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        extra = parts.query
+        if path.endswith("/"):
+            params = "&".join(p for p in (extra, "union-default-graph") if p)
+            return cls(f"{path}query?{params}", f"{path}update", f"{path}store")
+        query = f"{path}?{extra}" if extra else path
+        return cls(query, path, None)
+
+
+class RemoteStore:
+    """A SPARQL 1.1 server with the methods of :class:`Store`, over one kept-alive connection.
+
+    Queries go as SPARQL protocol POSTs asking for ``application/sparql-results+json``
+    and come back as pyoxigraph terms; parameter values are bound in a ``VALUES`` clause
+    written from each term's N-Triples form (which escapes), never pasted in as text.
+    """
+
+    def __init__(self, location: StoreLocation, *, timeout_s: float = HTTP_TIMEOUT_S):
+        if location.url is None:
+            raise ValueError("RemoteStore needs a server location")
+        self.location = location
+        self.endpoints = _Endpoints.of(location.url)
+        parts = urlsplit(location.url)
+        self._https = parts.scheme.lower() == "https"
+        self._host = parts.hostname or ""
+        self._port = parts.port
+        self._timeout_s = timeout_s
+        self._headers = {"User-Agent": "mlprov-rdf"}
+        if parts.username is not None:
+            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
+            self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
+        self._conn: http.client.HTTPConnection | None = None
+        self._used = False  # whether the open connection has served a request already
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            self._conn = kind(self._host, self._port, timeout=self._timeout_s)
+            self._used = False
+        return self._conn
+
+    def _request(self, method: str, target: str, body: bytes | None = None, headers: Mapping[str, str] = {}):
+        """Status, content type and body; a stale kept-alive connection is reopened once."""
+        all_headers = {**self._headers, **headers}
+        for attempt in (1, 2):
+            conn = self._connect()
+            reused = self._used
+            try:
+                conn.request(method, target, body=body, headers=all_headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.CannotSendRequest) as error:
+                self.close()
+                if reused and attempt == 1:  # the server closed an idle connection: our requests are idempotent
+                    log.debug("connection to %s closed by the server; reconnecting", self.location.display)
+                    continue
+                raise self._unreachable(error) from None
+            except (socket.timeout, TimeoutError):
+                self.close()
+                raise UserError(
+                    f"{self.location.display}: the SPARQL server did not answer within {self._timeout_s:.0f} s; "
+                    "check that it is not overloaded, or query fewer runs"
+                ) from None
+            except OSError as error:
+                self.close()
+                raise self._unreachable(error) from None
+            self._used = True
+            if response.will_close:
+                self.close()
+            return response.status, response.getheader("Content-Type", "") or "", data
+        raise AssertionError("unreachable")
+
+    def _unreachable(self, error: BaseException) -> UserError:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return UserError(
+            f"{self.location.display}: cannot reach the SPARQL server ({reason}); start it "
+            "(see docs/deploy.md) or point --store / MLPROV_STORE at a running server"
+        )
+
+    def _refused(self, what: str, target: str, status: int, data: bytes) -> UserError:
+        text = " ".join(data.decode("utf-8", "replace").split())[:300]
+        where = self.location.display
+        if status in (401, 403):
+            return UserError(
+                f"{where}: the server refused the {what} (HTTP {status}: {text}); "
+                "give credentials in the URL (http://USER:PASSWORD@HOST:PORT/) or ask its administrator"
+            )
+        if status in (404, 405):
+            return UserError(
+                f"{where}: no SPARQL {what} endpoint at {target.split('?')[0]} (HTTP {status}); end the URL with / for an "
+                "Oxigraph server, or give a server's full endpoint URL (e.g. http://HOST:8890/sparql)"
+            )
+        return UserError(f"{where}: the server failed the {what} (HTTP {status}): {text}")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- reading -------------------------------------------------------------------
+
+    def query(self, sparql: str, substitutions: Mapping[str, Term] | None = None):
+        """Run SPARQL over the union of all graphs; values are bound, never pasted in.
+
+        Returns what :meth:`Store.query` returns: ``QuerySolutions``, ``QueryBoolean``, or
+        the triples of a CONSTRUCT or DESCRIBE query.
+        """
+        text = bind_values(sparql, substitutions) if substitutions else sparql
+        status, ctype, data = self._request(
+            "POST",
+            self.endpoints.query,
+            text.encode("utf-8"),
+            {
+                "Content-Type": "application/sparql-query",
+                "Accept": "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8",
+            },
+        )
+        if status == 400:
+            message = " ".join(data.decode("utf-8", "replace").split())[:500]
+            raise SyntaxError(message or "the server rejected the query (HTTP 400)")
+        if status != 200:
+            raise self._refused("query", self.endpoints.query, status, data)
+        media = ctype.split(";")[0].strip().lower()
+        if media == "application/sparql-results+json":
+            return ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
+        formats = {
+            "application/n-triples": ox.RdfFormat.N_TRIPLES,
+            "text/plain": ox.RdfFormat.N_TRIPLES,
+            "application/n-quads": ox.RdfFormat.N_QUADS,
+            "text/turtle": ox.RdfFormat.TURTLE,
+        }
+        if media in formats:
+            return [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(data, format=formats[media])]
+        raise UserError(f"{self.location.display}: the server answered a query with {ctype or 'no content type'}")
+
+    def ping(self) -> None:
+        """Fail with one clear line unless the server answers queries."""
+        self.query("ASK {}")
+
+    def has_graph(self, graph: str) -> bool:
+        g = ox.NamedNode(graph)
+        if self.endpoints.graph_store:
+            target = f"{self.endpoints.graph_store}?graph={quote(graph, safe='')}"
+            status, _ctype, data = self._request("HEAD", target)
+            if status in (200, 204):
+                return True
+            if status == 404:
+                return False
+            raise self._refused("graph store request", target, status, data)
+        return bool(self.query(f"ASK {{ GRAPH {g} {{ ?s ?p ?o }} }}"))
+
+    def graph_ntriples(self, graph: str) -> bytes:
+        g = ox.NamedNode(graph)
+        if self.endpoints.graph_store:
+            target = f"{self.endpoints.graph_store}?graph={quote(graph, safe='')}"
+            status, _ctype, data = self._request("GET", target, headers={"Accept": "application/n-triples"})
+            if status == 404:
+                return b""
+            if status != 200:
+                raise self._refused("graph store request", target, status, data)
+            return data
+        triples = self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}")
+        return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) if triples else b""
+
+    def rdflib_graph(self, graph: str) -> rdflib.Graph:
+        """A detached rdflib copy of one named graph."""
+        return _rdflib_graph(self.graph_ntriples(graph))
+
+    def dataset(self) -> rdflib.Dataset:
+        """An rdflib copy of every named graph on the server (detached: a server is not live-viewable)."""
+        rows = self.query("SELECT ?g ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }")
+        lines = "".join(f"{r['s']} {r['p']} {r['o']} {r['g']} .\n" for r in rows)
+        ds = rdflib.Dataset()
+        if lines:
+            ds.parse(data=lines, format="nquads")
+        return ds
+
+    # -- writing -------------------------------------------------------------------
+
+    def update(self, sparql: str) -> None:
+        """One SPARQL update request: the server applies it as one transaction (Oxigraph does)."""
+        status, _ctype, data = self._request(
+            "POST", self.endpoints.update, sparql.encode("utf-8"), {"Content-Type": "application/sparql-update"}
+        )
+        if status == 400:
+            raise UserError(
+                f"{self.location.display}: the server rejected an update (HTTP 400): "
+                + " ".join(data.decode("utf-8", "replace").split())[:300]
+            )
+        if status not in (200, 204):
+            raise self._refused("update", self.endpoints.update, status, data)
+
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad]) -> int:
+        """Make ``graph`` hold exactly ``triples`` with one update request; idempotent."""
+        g = ox.NamedNode(graph)
+        quads, _blank = _quads(g, triples)
+        self.update(_replace_update(g, quads))
+        return len(quads)
+
+    def remove_graph(self, graph: str) -> None:
+        self.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+
+
+# -- binding values for a server --------------------------------------------------------
+
+_IRIREF = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_\-.:]*")
+_QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+
+
+def _skip_string(text: str, i: int) -> int:
+    """The index after the string literal starting at ``i``."""
+    quote_char = text[i]
+    long = text.startswith(quote_char * 3, i)
+    end = quote_char * 3 if long else quote_char
+    j = i + (3 if long else 1)
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+            continue
+        if text.startswith(end, j):
+            return j + len(end)
+        if not long and text[j] in "\r\n":
+            break
+        j += 1
+    raise SyntaxError("unterminated string in the query")
+
+
+def _tokens(text: str) -> Iterator[tuple[str, int, str]]:
+    """(kind, position, text) of the query's tokens that matter for binding: words
+    (keywords, prefixed names), variables, parentheses and braces; comments, strings and
+    IRIs are skipped."""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif c in "\"'":
+            i = _skip_string(text, i)
+        elif c == "<" and (m := _IRIREF.match(text, i)):
+            i = m.end()
+        elif c in "?$":
+            m = _WORD.match(text, i + 1)
+            if m:
+                yield "var", i, m.group(0)
+                i = m.end()
+            else:
+                i += 1
+        elif c in "(){}*":
+            yield c, i, c
+            i += 1
+        elif c.isalpha() or c == "_":
+            m = _WORD.match(text, i)
+            yield "word", i, m.group(0).upper()
+            i = m.end()
+        else:
+            i += 1
+
+
+def _groups(text: str) -> list[tuple[int, set[str] | None]]:
+    """Where each query and subquery's WHERE group opens, with the variables it projects.
+
+    The first entry is the outermost query (its projection: None, it takes every
+    value); then every subquery (None for ``SELECT *``).
+    """
+    tokens = list(_tokens(text))
+    found: list[tuple[int, set[str] | None]] = []
+    outer_done = False
+    k = 0
+    while k < len(tokens):
+        kind, _pos, value = tokens[k]
+        if kind != "word" or value not in _QUERY_FORMS:
+            k += 1
+            continue
+        form = value
+        parens = 0
+        projected: set[str] | None = set()
+        after_as = False
+        template_skipped = form != "CONSTRUCT"
+        k += 1
+        while k < len(tokens):
+            kind, pos, value = tokens[k]
+            if kind == "(":
+                parens += 1
+            elif kind == ")":
+                parens -= 1
+            elif kind == "word" and value == "AS":
+                after_as = True
+            elif kind == "var" and projected is not None and (parens == 0 or after_as):
+                projected.add(value)
+                after_as = False
+            elif kind == "*" and parens == 0:
+                projected = None
+            elif kind == "{" and parens == 0:
+                if not template_skipped:  # CONSTRUCT's template, or its short form
+                    template_skipped = True
+                    if k > 0 and tokens[k - 1][0] == "word" and tokens[k - 1][2] == "WHERE":
+                        raise SyntaxError("a parameter cannot be bound in the short form CONSTRUCT WHERE { ... }")
+                    depth = 0
+                    while k < len(tokens):
+                        if tokens[k][0] == "{":
+                            depth += 1
+                        elif tokens[k][0] == "}":
+                            depth -= 1
+                            if depth == 0:
+                                break
+                        k += 1
+                    k += 1
+                    continue
+                found.append((pos, None if not outer_done else projected))
+                outer_done = True
+                break
+            k += 1
+        k += 1
+    if not found:
+        raise SyntaxError("no WHERE group to bind parameters in")
+    return found
+
+
+def bind_values(sparql: str, substitutions: Mapping[str, Term]) -> str:
+    """The query with ``VALUES (?a ?b) { (term term) }`` opening its WHERE group.
+
+    This is what pyoxigraph's substitutions do, written for any SPARQL server: the
+    outermost WHERE group takes every value, and each subquery the values of the
+    variables it projects (so that a ``DISTINCT`` or an aggregate inside it sees them,
+    as it would with the variable replaced). Each term is written in its N-Triples form,
+    which escapes every character that could end it: a value cannot change what the
+    query does.
+    """
+    values: dict[str, str] = {}
+    for name, term in substitutions.items():
+        if not _VARIABLE_NAME.match(name):
+            raise ValueError(f"not a SPARQL variable name: {name!r}")
+        if not isinstance(term, (ox.NamedNode, ox.Literal)):
+            raise TypeError(f"parameter {name}: only IRIs and literals can be bound, not {type(term).__name__}")
+        values[name] = str(term)
+    if not values:
+        return sparql
+    out = sparql
+    for position, projected in sorted(_groups(sparql), reverse=True):
+        names = [n for n in values if projected is None or n in projected]
+        if not names:
+            continue
+        clause = f" VALUES ({' '.join('?' + n for n in names)}) {{ ({' '.join(values[n] for n in names)}) }} "
+        out = out[: position + 1] + clause + out[position + 1 :]
+    return out
+
+
+# -- opening -------------------------------------------------------------------------
+
 
 @contextmanager
-def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 120.0) -> Iterator[Store]:
+def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 120.0) -> Iterator[Store | RemoteStore]:
     """Open the store for one job, waiting while another process holds it."""
+    if location.is_remote:
+        remote = RemoteStore(location)
+        try:
+            remote.ping()
+            yield remote
+        finally:
+            remote.close()
+        return
     db = location.database
     if not db.exists() and not create:
         raise UserError(
@@ -149,5 +642,4 @@ def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 
     try:
         yield store
     finally:
-        store.inner.flush()
-        store.inner = None  # the last reference: Oxigraph releases its lock here
+        store.close()

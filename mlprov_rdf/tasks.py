@@ -15,7 +15,7 @@ from typing import Any
 from . import vocab
 from .resources import templates_dir
 
-PARAMETER_TYPES = ("string", "integer", "number", "boolean", "path", "integer-list")
+PARAMETER_TYPES = ("string", "integer", "number", "boolean", "path", "directory", "integer-list")
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def test_notebook_run_by_papermill_is_recorded_completely_after_ingest(tmp_path,
     store = tmp_path / "store"
     _plan, notebook = _generate(tmp_path, store, epochs="5")
     monkeypatch.setenv("MLPROV_STORE", str(store))
-    papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), parameters={"epochs": 3}, progress_bar=False, kernel_name="python3")
+    papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), parameters={"epochs": 3}, progress_bar=False, kernel_name="python3", cwd=str(tmp_path))
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "out.ipynb")])
     assert result.exit_code == 0, result.output
     (run_iri, entry), = _runs(StoreLocation(store)).items()
@@ -130,3 +130,12 @@ def test_regenerate_of_an_unknown_plan_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "no plan with this IRI" in result.stderr
     assert not (tmp_path / "x.ipynb").exists()
+
+
+def test_regenerate_is_byte_identical_when_the_store_rewrites_numbers(tmp_path):
+    store = tmp_path / "store"
+    _plan, notebook = _generate(tmp_path, store, learning_rate="1.0", test_size="0.20")  # Oxigraph keeps "1", "0.2"
+    regenerated = tmp_path / "again.ipynb"
+    result = CliRunner().invoke(main, ["regenerate", "https://example.org/plans/iris", "-o", str(regenerated), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert regenerated.read_bytes() == notebook.read_bytes()

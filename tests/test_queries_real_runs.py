@@ -47,7 +47,7 @@ def test_runs_lists_both_runs_newest_first_with_status_and_accuracy(two_runs):
 
 def test_run_params_shows_the_used_and_planned_values(two_runs):
     rows = {r["parameter"]: r for r in _rows(two_runs, "run-params", run=two_runs["a"])}
-    assert len(rows) == 20
+    assert len(rows) == 33  # every parameter of the task, the other models' hyperparameters included
     assert rows["epochs"]["value"] == "8" and rows["epochs"]["planned_value"] == "8"
     assert rows["optimizer"]["variable"] == "https://example.org/plans/iris#optimizer"
 
@@ -55,7 +55,9 @@ def test_run_params_shows_the_used_and_planned_values(two_runs):
 def test_run_metrics_lists_scalar_metrics_without_the_epoch_series(two_runs):
     rows = _rows(two_runs, "run-metrics", run=two_runs["a"])
     measures = sorted(r["measure"].rsplit("#", 1)[-1] for r in rows)
-    assert measures == ["accuracy", "confusion_matrix", "f1", "f1", "f1", "loss", "macro_f1", "roc_auc_ovr"]
+    assert measures == [
+        "accuracy", "confusion_matrix", "f1", "f1", "f1", "loss", "macro_f1", "mae", "mse", "roc_auc_ovr", "training_accuracy"
+    ]
     assert sorted(r["class"] for r in rows if r["class"]) == ["setosa", "versicolor", "virginica"]
 
 

@@ -1,0 +1,525 @@
+"""`mlprov reproduce`: run a recorded run again and say, metric by metric, whether it reproduced.
+
+From the store: the run's plan (its named graph, validated again with ``plan.from_graph``)
+and the settings the run actually used (every ``mls:HyperParameterSetting`` of the run,
+seed included, papermill overrides included). The plan's parameter values are replaced by
+those settings, so they reach the regenerated notebook's parameters cell through
+``generate.py_literal`` like any plan value. The notebook is executed and ingested by
+``workflow.run``, then every scalar evaluation of the original run (``mls:hasOutput``
+evaluations without ``mlprov:epoch``) and every data hash (``mlprov:sha256`` of its data
+sets and splits) is compared with the new run's. Numbers agree within a relative
+tolerance (0: exactly); JSON values (confusion matrices) must be equal; anything else must
+be the same literal.
+
+The outcome goes into its own named graph ``urn:mlprov:reproduction:NEWRUNID``: a
+``prov:Activity``/``mlprov:Reproduction`` that used the original run, links both runs and
+the plan, states the tolerance, and holds one ``mlprov:ReproductionCheck`` per metric and
+hash with the original and new value and ``mlprov:reproduced true/false``. It
+``prov:used`` the original run's bundle (its record: PROV-O's ``prov:used`` points at
+entities, and PROV-O keeps activities and entities disjoint) and the compared entities, and
+``prov:wasInformedBy`` both runs.
+
+Only the ``Store`` API is used (query, has_graph, rdflib_graph, replace_graph), so this
+works on every store backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import logging
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import pyoxigraph as ox
+import rdflib
+
+from . import __version__, generate, vocab
+from .errors import UserError
+from .plan import Parameter, Plan, typed_value, from_graph
+from .store import Store, StoreLocation, open_store
+
+log = logging.getLogger(__name__)
+
+REPRODUCTION_BASE = "urn:mlprov:reproduction:"
+
+_NUMERIC = {
+    vocab.XSD + t
+    for t in ("integer", "int", "long", "short", "byte", "decimal", "double", "float",
+              "nonNegativeInteger", "positiveInteger", "unsignedInt", "unsignedLong")
+}
+_JSON = vocab.RDF + "JSON"
+_STRING = vocab.XSD + "string"
+
+_PREFIXES = """
+PREFIX mls: <http://www.w3.org/ns/mls#>
+PREFIX mlprov: <https://w3id.org/mlprov#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+"""
+
+# Every query projects the variables it is given (Oxigraph substitutes projected ones only).
+_RUN_QUERY = _PREFIXES + """
+SELECT ?g ?run ?plan ?status WHERE {
+  GRAPH ?g { ?run a mls:Run ; mlprov:plan ?plan . OPTIONAL { ?run mlprov:status ?status } }
+}"""
+
+_SETTINGS_QUERY = _PREFIXES + """
+SELECT ?g ?run ?name ?value WHERE {
+  GRAPH ?g {
+    ?run mls:hasInput ?setting .
+    ?setting a mls:HyperParameterSetting ; mlprov:parameterName ?name ; mls:hasValue ?value .
+  }
+}"""
+
+_METRICS_QUERY = _PREFIXES + """
+SELECT ?g ?run ?m ?measure ?value ?split ?class WHERE {
+  GRAPH ?g {
+    ?run mls:hasOutput ?m .
+    ?m a mls:ModelEvaluation ; mls:specifiedBy ?measure ; mls:hasValue ?value .
+    OPTIONAL { ?m mlprov:splitName ?split }
+    OPTIONAL { ?m mlprov:forClass ?class }
+    FILTER NOT EXISTS { ?m mlprov:epoch ?epoch }
+  }
+}"""
+
+_DATA_QUERY = _PREFIXES + """
+SELECT ?g ?d ?hash ?split ?identifier ?label WHERE {
+  GRAPH ?g {
+    ?d a mls:Dataset ; mlprov:sha256 ?hash .
+    OPTIONAL { ?d mlprov:splitName ?split }
+    OPTIONAL { ?d dcterms:identifier ?identifier }
+    OPTIONAL { ?d rdfs:label ?label }
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One metric or data hash of a run: what is compared, keyed by what it measures."""
+
+    kind: str  # "metric" | "data"
+    key: tuple
+    name: str  # shown in the table and stored as rdfs:label
+    node: str  # the entity in the run's graph
+    value: ox.Literal
+    measure: str | None = None
+    split: str | None = None
+    for_class: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    name: str
+    original: Recorded | None
+    new: Recorded | None
+    reproduced: bool
+    difference: float | None  # relative difference of two numbers
+
+    @property
+    def original_text(self) -> str:
+        return _show(self.original.value) if self.original else "(missing)"
+
+    @property
+    def new_text(self) -> str:
+        return _show(self.new.value) if self.new else "(missing)"
+
+
+@dataclass
+class Reproduction:
+    iri: str  # the reproduction activity
+    graph: str
+    original_run: str
+    new_run: str
+    plan: str
+    tolerance: float
+    status: str  # the new run's status
+    notebook: Path
+    checks: list[Check] = field(default_factory=list)
+    error: str | None = None
+    new_only: list[str] = field(default_factory=list)  # values only the new run recorded
+
+    @property
+    def reproduced(self) -> bool:
+        return bool(self.checks) and all(c.reproduced for c in self.checks) and self.status == "Completed"
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.reproduced]
+
+
+# -- reading a run -------------------------------------------------------------------
+
+
+def normalise_run_iri(text: str) -> str:
+    """A run IRI from a run IRI, its bundle IRI or a bare run id (what 'mlprov runs' shows)."""
+    text = text.strip()
+    if text.startswith(vocab.BUNDLE_BASE):
+        return vocab.RUN_BASE + text[len(vocab.BUNDLE_BASE):]
+    if text and ":" not in text:
+        return vocab.run_iri(text)
+    return text
+
+
+def _bindings(store: Store, sparql: str, **values: str) -> list[dict[str, Any]]:
+    subs = {k: ox.NamedNode(v) for k, v in values.items()}
+    names = [v.lstrip("?") for v in re.search(r"SELECT (.*?) WHERE", sparql).group(1).split()]
+    return [{name: solution[name] for name in names} for solution in store.query(sparql, subs)]
+
+
+def _run_facts(store: Store, run: str) -> tuple[str, str, str | None]:
+    """(bundle graph, plan IRI, status) of a recorded run, or a UserError."""
+    if not run.startswith(vocab.RUN_BASE):
+        raise UserError(f"{run}: not a run IRI; give one from 'mlprov runs' (urn:mlprov:run:...)")
+    graph = vocab.bundle_iri(vocab.run_id_of(run))
+    if not store.has_graph(graph):
+        raise UserError(f"{run}: no run with this IRI in the store {getattr(store.location, 'display', store.location.home)}; list runs with 'mlprov runs'")
+    rows = _bindings(store, _RUN_QUERY, g=graph, run=run)
+    if not rows:
+        raise UserError(f"{run}: the store has this run's graph but no mlprov:plan for it; it cannot be reproduced")
+    plans = sorted({r["plan"].value for r in rows})
+    status = rows[0]["status"].value.rsplit("#", 1)[-1] if rows[0].get("status") is not None else None
+    return graph, plans[0], status
+
+
+def recorded_settings(store: Store, run: str) -> dict[str, ox.Literal]:
+    graph = vocab.bundle_iri(vocab.run_id_of(run))
+    return {r["name"].value: r["value"] for r in _bindings(store, _SETTINGS_QUERY, g=graph, run=run)}
+
+
+def _local(iri: str) -> str:
+    return re.split(r"[#/]", iri)[-1]
+
+
+def recorded_results(store: Store, run: str) -> dict[tuple, Recorded]:
+    """The scalar metrics and data hashes of a run, keyed so that two runs can be matched."""
+    graph = vocab.bundle_iri(vocab.run_id_of(run))
+    out: dict[tuple, Recorded] = {}
+    for r in _bindings(store, _METRICS_QUERY, g=graph, run=run):
+        measure = r["measure"].value
+        split = r["split"].value if r.get("split") is not None else None
+        cls = r["class"].value if r.get("class") is not None else None
+        key = ("metric", measure, split, cls)
+        detail = ", ".join(x for x in (split, cls) if x)
+        name = _local(measure) + (f" ({detail})" if detail else "")
+        out[key] = Recorded("metric", key, name, r["m"].value, r["value"], measure, split, cls)
+    for r in _bindings(store, _DATA_QUERY, g=graph):
+        split = r["split"].value if r.get("split") is not None else None
+        if split is not None:
+            key = ("data", "split", split)
+            name = f"sha256 of the {split} split"
+        else:
+            ident = r.get("identifier") or r.get("label")
+            ident_text = ident.value if ident is not None else _local(r["d"].value)
+            key = ("data", "dataset", ident_text)
+            name = f"sha256 of data set {ident_text}"
+        out[key] = Recorded("data", key, name, r["d"].value, r["hash"], split=split)
+    return out
+
+
+# -- the plan with the values the run used -------------------------------------------
+
+
+def _to_rdflib(term: ox.Literal) -> rdflib.Literal:
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    if term.datatype is None or term.datatype.value == _STRING:
+        return rdflib.Literal(term.value)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+
+
+def plan_with_settings(plan: Plan, settings: dict[str, ox.Literal], run: str) -> tuple[Plan, list[str]]:
+    """The plan, its parameter values replaced by those the run used; and what was not recorded."""
+    task = plan.task
+    values: dict[str, Any] = {}
+    for name, term in sorted(settings.items()):
+        spec = task.parameter(name)
+        if spec is None:
+            raise UserError(
+                f"{run}: the run used parameter {name!r}, which task {task.name} no longer has "
+                "(its templates changed since the run); it cannot be reproduced with this version of mlprov"
+            )
+        where = f"{run}: recorded setting {name!r}"
+        values[name] = typed_value(_to_rdflib(term), spec, where, None)
+    steps = []
+    present = set()
+    for step in plan.steps:
+        inputs = []
+        for param in step.inputs:
+            present.add(param.name)
+            if param.name in values:
+                param = dataclasses.replace(param, value=values[param.name])
+            inputs.append(param)
+        # A task parameter that the run recorded but the plan left out (it had its default).
+        for spec in task.parameters_of(step.spec):
+            if spec.name in values and spec.name not in present and spec.name not in {p.name for p in inputs}:
+                inputs.append(Parameter(f"{plan.iri}#{spec.name}", spec.name, values[spec.name], spec))
+        order = {p.name: i for i, p in enumerate(task.parameters)}
+        steps.append(dataclasses.replace(step, inputs=tuple(sorted(inputs, key=lambda p: order[p.name]))))
+    unrecorded = sorted(p.name for s in plan.steps for p in s.inputs if p.name not in values)
+    return dataclasses.replace(plan, steps=tuple(steps)), unrecorded
+
+
+# -- comparing -----------------------------------------------------------------------
+
+
+def _number(term: ox.Literal) -> float | None:
+    if term.datatype is None or term.datatype.value not in _NUMERIC:
+        return None
+    text = term.value.strip()
+    if text in ("INF", "+INF"):
+        return math.inf
+    if text == "-INF":
+        return -math.inf
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def compare_values(original: ox.Literal, new: ox.Literal, tolerance: float) -> tuple[bool, float | None]:
+    """(reproduced, relative difference) of two recorded values."""
+    a, b = _number(original), _number(new)
+    if a is not None and b is not None:
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b), None
+        if a == b:
+            return True, 0.0
+        if math.isinf(a) or math.isinf(b):
+            return False, math.inf
+        difference = abs(a - b) / max(abs(a), abs(b))
+        return tolerance > 0 and difference <= tolerance, difference
+    json_types = [t.datatype is not None and t.datatype.value == _JSON for t in (original, new)]
+    if all(json_types):
+        try:
+            return json.loads(original.value) == json.loads(new.value), None
+        except ValueError:
+            return original.value == new.value, None
+    return (original.value == new.value and original.datatype == new.datatype and original.language == new.language), None
+
+
+def compare(original: dict[tuple, Recorded], new: dict[tuple, Recorded], tolerance: float) -> list[Check]:
+    """One check per metric and data hash of the original run (data first, then metrics by name).
+
+    A value the original has and the new run lacks fails its check; a value only the new run
+    has is nothing to compare with (see :func:`new_only`).
+    """
+    checks = []
+    for key in sorted(original, key=lambda k: (k[0] != "data", str(k))):
+        o, n = original[key], new.get(key)
+        if n is None:
+            checks.append(Check(o.kind, o.name, o, None, False, None))
+            continue
+        ok, difference = compare_values(o.value, n.value, tolerance)
+        checks.append(Check(o.kind, o.name, o, n, ok, difference))
+    return checks
+
+
+def new_only(original: dict[tuple, Recorded], new: dict[tuple, Recorded]) -> list[str]:
+    return sorted(new[k].name for k in set(new) - set(original))
+
+
+# -- recording -----------------------------------------------------------------------
+
+
+def _n(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
+def _lit(value: Any) -> ox.Literal:
+    if isinstance(value, bool):
+        return ox.Literal("true" if value else "false", datatype=_n(vocab.XSD + "boolean"))
+    if isinstance(value, int):
+        return ox.Literal(str(value), datatype=_n(vocab.XSD + "integer"))
+    if isinstance(value, float):
+        text = "INF" if value == math.inf else "-INF" if value == -math.inf else "NaN" if value != value else repr(value)
+        return ox.Literal(text, datatype=_n(vocab.XSD + "double"))
+    if isinstance(value, datetime):
+        return ox.Literal(value.isoformat(), datatype=_n(vocab.XSD + "dateTime"))
+    return ox.Literal(str(value))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-").lower() or "x"
+
+
+def check_iri(graph: str, recorded: Recorded) -> str:
+    """``GRAPH/check/metric/accuracy/test``, ``GRAPH/check/data/split/train``: readable and unique."""
+    if recorded.kind == "metric":
+        parts = [_local(recorded.measure or "metric"), recorded.split, recorded.for_class]
+    else:
+        parts = list(recorded.key[1:])
+    return f"{graph}/check/{recorded.kind}/" + "/".join(_slug(str(p)) for p in parts if p is not None)
+
+
+def reproduction_triples(rep: Reproduction, started: datetime, ended: datetime) -> list[ox.Triple]:
+    P, M, R = vocab.PROV, vocab.MLPROV, vocab.RDFS
+    act = _n(rep.iri)
+    graph = _n(rep.graph)
+    t: list[ox.Triple] = []
+
+    def add(s, p, o):
+        t.append(ox.Triple(s, _n(p), o))
+
+    add(graph, vocab.RDF + "type", _n(P + "Bundle"))
+    add(graph, P + "wasGeneratedBy", act)
+    for cls in (P + "Activity", M + "Reproduction"):
+        add(act, vocab.RDF + "type", _n(cls))
+    add(act, R + "label", _lit(f"reproduction of {rep.original_run}"))
+    # What it used is the original run's record, its bundle: PROV-O makes whatever prov:used
+    # points at a prov:Entity, and an activity (the run itself) cannot be one.
+    add(act, P + "used", _n(vocab.bundle_iri(vocab.run_id_of(rep.original_run))))
+    add(act, P + "wasInformedBy", _n(rep.original_run))
+    add(act, P + "wasInformedBy", _n(rep.new_run))
+    add(act, M + "reproducedRun", _n(rep.original_run))
+    add(act, M + "reproducingRun", _n(rep.new_run))
+    add(act, M + "plan", _n(rep.plan))
+    add(act, M + "tolerance", _lit(float(rep.tolerance)))
+    add(act, M + "reproduced", _lit(rep.reproduced))
+    add(act, P + "startedAtTime", _lit(started))
+    add(act, P + "endedAtTime", _lit(ended))
+    add(act, M + "duration", ox.Literal(f"{(ended - started).total_seconds():.6f}", datatype=_n(vocab.XSD + "decimal")))
+    software = vocab.AGENT_BASE + f"software:mlprov-rdf-{__version__}"
+    person = vocab.AGENT_BASE + "person:" + _slug(getpass.getuser())
+    for agent, cls, label in ((software, "SoftwareAgent", f"mlprov-rdf {__version__}"), (person, "Person", person.rsplit(":", 1)[1])):
+        add(act, P + "wasAssociatedWith", _n(agent))
+        add(_n(agent), vocab.RDF + "type", _n(P + "Agent"))
+        add(_n(agent), vocab.RDF + "type", _n(P + cls))
+        add(_n(agent), R + "label", _lit(label))
+    used = set()
+    for check in rep.checks:
+        node = _n(check_iri(rep.graph, check.original or check.new))
+        add(act, M + "check", node)
+        add(node, vocab.RDF + "type", _n(P + "Entity"))
+        add(node, vocab.RDF + "type", _n(M + "ReproductionCheck"))
+        add(node, R + "label", _lit(f"{check.name}: {'reproduced' if check.reproduced else 'not reproduced'}"))
+        add(node, M + "checkName", _lit(check.name))
+        add(node, M + "reproduced", _lit(check.reproduced))
+        add(node, P + "wasGeneratedBy", act)
+        if check.original is not None:
+            add(node, M + "originalValue", check.original.value)
+            add(node, M + "originalEntity", _n(check.original.node))
+            add(node, P + "wasDerivedFrom", _n(check.original.node))
+            used.add(check.original.node)
+        if check.new is not None:
+            add(node, M + "newValue", check.new.value)
+            add(node, M + "newEntity", _n(check.new.node))
+            add(node, P + "wasDerivedFrom", _n(check.new.node))
+            used.add(check.new.node)
+        if check.difference is not None and not math.isnan(check.difference):
+            add(node, M + "relativeDifference", _lit(float(check.difference)))
+    for entity in sorted(used):
+        add(act, P + "used", _n(entity))
+    return t
+
+
+# -- the job -------------------------------------------------------------------------
+
+
+def reproduce(
+    run_iri: str,
+    location: StoreLocation,
+    *,
+    tolerance: float = 0.0,
+    directory: Path | None = None,
+    timeout_s: int | None = None,
+    on_cell: Callable[[int, int], None] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Reproduction:
+    """Regenerate, execute and ingest a recorded run, compare it, and record the comparison."""
+    from .workflow import run as run_notebook  # workflow imports the library; keep this module importable alone
+
+    if tolerance < 0 or math.isnan(tolerance):
+        raise UserError(f"--tolerance {tolerance}: give a relative tolerance of 0 or more, e.g. 1e-6")
+    original = normalise_run_iri(run_iri)
+    with open_store(location, create=False) as store:
+        _graph, plan_iri, status = _run_facts(store, original)
+        if not store.has_graph(plan_iri):
+            raise UserError(f"{original}: its plan <{plan_iri}> is not in the store; store it with 'mlprov generate PLAN.ttl'")
+        plan_graph = store.rdflib_graph(plan_iri)
+        settings = recorded_settings(store, original)
+        before = recorded_results(store, original)
+    if status != "Completed" and echo:
+        echo(f"note: the original run's status is {status or 'unknown'}; what it did not record cannot be compared")
+    if not before:
+        raise UserError(f"{original}: the run recorded no metrics or data hashes; there is nothing to compare")
+    plan = from_graph(plan_graph, source=f"stored plan <{plan_iri}>")
+    plan, unrecorded = plan_with_settings(plan, settings, original)
+    if unrecorded and echo:
+        echo(f"note: the run recorded no value for {', '.join(unrecorded)}; the plan's values are used")
+
+    folder = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="mlprov-reproduce-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = folder / f"reproduce-{_slug(vocab.run_id_of(original)).upper()}.ipynb"
+    generate.write_notebook(plan, notebook)
+    if echo:
+        echo(f"reproducing {original} (plan <{plan_iri}>, {len(settings)} recorded settings) in {notebook}")
+    started = datetime.now(timezone.utc)
+    outcome = run_notebook(notebook, location, output=notebook, timeout_s=timeout_s, on_cell=on_cell)
+
+    run_id = vocab.run_id_of(outcome.run)
+    graph = REPRODUCTION_BASE + run_id
+    rep = Reproduction(
+        iri=graph + "/activity",
+        graph=graph,
+        original_run=original,
+        new_run=outcome.run,
+        plan=plan_iri,
+        tolerance=tolerance,
+        status=outcome.status,
+        notebook=notebook,
+        error=outcome.error,
+    )
+    with open_store(location) as store:
+        after = recorded_results(store, outcome.run)
+        rep.checks = compare(before, after, tolerance)
+        rep.new_only = new_only(before, after)
+        store.replace_graph(graph, reproduction_triples(rep, started, datetime.now(timezone.utc)))
+    log.info("reproduction %s: %s", rep.iri, "reproduced" if rep.reproduced else "not reproduced")
+    return rep
+
+
+# -- output --------------------------------------------------------------------------
+
+
+def _show(term: ox.Literal, width: int = 40) -> str:
+    number = _number(term)
+    if number is not None and term.datatype.value.endswith(("double", "float", "decimal")):
+        text = repr(number)
+    elif term.datatype is not None and term.datatype.value == _JSON:
+        try:
+            text = json.dumps(json.loads(term.value), separators=(",", ":"))
+        except ValueError:
+            text = term.value
+    elif re.fullmatch(r"[0-9a-f]{64}", term.value):
+        text = term.value[:16] + "…"  # a sha256: enough to tell two apart
+    else:
+        text = term.value
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(rep: Reproduction) -> str:
+    header = ("check", "original", "new", "verdict")
+    rows = [(c.name, c.original_text, c.new_text, "reproduced" if c.reproduced else "NOT reproduced") for c in rep.checks]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def summary(rep: Reproduction) -> str:
+    total, failed = len(rep.checks), len(rep.failures)
+    how = "exactly" if rep.tolerance == 0 else f"within relative tolerance {rep.tolerance:g}"
+    extra = f"; the new run also recorded {len(rep.new_only)} values the original did not" if rep.new_only else ""
+    if rep.reproduced:
+        return f"reproduced: all {total} checks agree {how} (new run {rep.new_run}; record <{rep.graph}>{extra})"
+    why = f"{failed} of {total} checks differ" if failed else f"the new run is {rep.status.lower()}"
+    if rep.status != "Completed" and failed:
+        why += f"; the new run is {rep.status.lower()}"
+    return f"NOT reproduced: {why} (tolerance {rep.tolerance:g}; new run {rep.new_run}; record <{rep.graph}>{extra})"

@@ -1,0 +1,387 @@
+"""The same behaviour on both stores: embedded Oxigraph on disk, and an Oxigraph server.
+
+A real ``oxigraph serve`` (from the ``oxigraph`` package in the ``test`` extra) runs on
+127.0.0.1 for the whole session. Each backend gets a real notebook run through
+``workflow.run``; then each store is given the other's journal, so both hold the same
+plan and the same two runs, and every canned query can be compared row for row.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from mlprov_rdf import browse, capture, queries, vocab
+from mlprov_rdf.cli import main
+from mlprov_rdf.errors import UserError
+from mlprov_rdf.generate import notebook_bytes
+from mlprov_rdf.plan import load
+from mlprov_rdf.store import RemoteStore, Store, StoreLocation, bind_values, open_store
+from mlprov_rdf.workflow import ingest_paths, run
+from tests.conftest import make_plan
+
+PLAN_IRI = "https://example.org/plans/iris"
+BACKENDS = ["embedded", "server"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _oxigraph_binary() -> str:
+    found = Path(sys.executable).parent / "oxigraph"
+    if found.is_file():
+        return str(found)
+    on_path = shutil.which("oxigraph")
+    if on_path:
+        return on_path
+    pytest.fail("the 'oxigraph' server binary is missing: install the test extra (pip install -e '.[test]')")
+
+
+def _ready(url: str) -> bool:
+    request = urllib.request.Request(
+        url + "query", data=b"ASK {}", headers={"Content-Type": "application/sparql-query"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory):
+    """URL of a real Oxigraph server on loopback, stopped at the end of the session."""
+    binary = _oxigraph_binary()
+    for attempt in range(3):  # another process may take the free port before the server binds it
+        port = _free_port()
+        data = tmp_path_factory.mktemp("oxigraph-server")
+        log = open(data / "server.log", "wb")
+        proc = subprocess.Popen(
+            [binary, "serve", "--location", str(data / "db"), "--bind", f"127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(150):  # up to 15 s
+            if proc.poll() is not None or _ready(url):
+                break
+            time.sleep(0.1)
+        if proc.poll() is None and _ready(url):
+            break
+        proc.kill()
+        proc.wait()
+        log.close()
+    else:
+        pytest.fail(f"oxigraph serve did not start: {(data / 'server.log').read_text(errors='replace')[-500:]}")
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory, oxigraph_server):
+    """Both stores, each with a real run made through it, then given the other's run too."""
+    root = tmp_path_factory.mktemp("backends")
+    locations = {
+        "embedded": StoreLocation(root / "embedded"),
+        "server": StoreLocation.server(oxigraph_server, journal_dir=root / "server-journal"),
+    }
+    with open_store(locations["server"]) as server:
+        server.update("DROP ALL")
+    plan_file = make_plan(root / "iris.ttl", epochs="3")
+    outcomes, journals = {}, {}
+    for name, location in locations.items():
+        outcomes[name] = run(plan_file, location, output=root / f"{name}.ipynb")
+        assert outcomes[name].ok, outcomes[name].error
+        journals[name] = location.journal_dir / f"{vocab.run_id_of(outcomes[name].run)}.nt"
+        assert journals[name].is_file()
+    ingest_paths([journals["server"]], locations["embedded"])
+    ingest_paths([journals["embedded"]], locations["server"])
+    return {"locations": locations, "outcomes": outcomes, "journals": journals, "plan_file": plan_file, "root": root}
+
+
+def _store_arg(stores, backend: str) -> str:
+    location = stores["locations"][backend]
+    return location.url if location.is_remote else str(location.home)
+
+
+def _graph_lines(store, graph: str) -> list[str]:
+    return sorted(line for line in store.graph_ntriples(graph).decode().splitlines() if line.strip())
+
+
+def _count(store) -> int:
+    (row,) = store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+    return int(row["n"].value)
+
+
+def _rows(result: queries.QueryResult) -> list[tuple[str, ...]]:
+    return sorted(tuple("" if t is None else str(t) for t in row) for row in result.rows)
+
+
+def _params(query: queries.CannedQuery, runs: list[str]) -> dict[str, str] | None:
+    """Values for every parameter of a canned query, from the stored runs; None if unknown."""
+    values = {}
+    for param in query.params:
+        if param.name == "run":
+            values["run"] = runs[0]
+        elif param.name == "other":
+            values["other"] = runs[1]
+        elif param.name == "plan":
+            values["plan"] = PLAN_IRI
+        elif param.type == "metric":
+            values[param.name] = param.default or "accuracy"
+        elif param.default is not None:
+            values[param.name] = param.default
+        elif param.required:
+            if param.example is None:
+                return None
+            values[param.name] = param.example
+    return values
+
+
+# -- locations --------------------------------------------------------------------------
+
+
+def test_a_url_names_a_server_and_journals_go_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLPROV_JOURNAL_DIR", raising=False)
+    monkeypatch.setenv("MLPROV_STORE", "http://127.0.0.1:7878/")
+    location = StoreLocation.resolve(None)
+    assert location.is_remote and location.url == "http://127.0.0.1:7878/"
+    assert location.journal_dir == tmp_path / ".mlprov" / "journal" == capture._journal_dir()
+    monkeypatch.setenv("MLPROV_JOURNAL_DIR", str(tmp_path / "j"))
+    assert StoreLocation.resolve(None).journal_dir == tmp_path / "j" == capture._journal_dir()
+    assert StoreLocation.resolve(str(tmp_path / "folder")).is_remote is False
+    assert str(StoreLocation.resolve("http://me:secret@127.0.0.1:7878/")) == "http://me:***@127.0.0.1:7878/"
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [("ftp://example.org/", "only http:// and https://"), ("http:///sparql", "names no host"), ("http://h:99999999/", "not a valid URL")],
+)
+def test_a_bad_url_is_one_clear_line(url, message):
+    with pytest.raises(UserError, match=message) as error:
+        StoreLocation.resolve(url)
+    assert "\n" not in str(error.value)
+
+
+def test_server_down_gives_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLPROV_JOURNAL_DIR", raising=False)
+    (tmp_path / ".mlprov" / "journal").mkdir(parents=True)
+    (tmp_path / ".mlprov" / "journal" / "20260101T000000-00000000.nt").write_text("")
+    url = f"http://127.0.0.1:{_free_port()}/"
+    for args in (["runs"], ["query", "run-params", "--param", "run=urn:mlprov:run:x"], ["ingest"]):
+        result = CliRunner().invoke(main, [*args, "--store", url])
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "cannot reach the SPARQL server" in result.stderr and url in result.stderr
+
+
+# -- binding values for a server ---------------------------------------------------------
+
+
+def test_bound_values_open_the_outermost_where_group_and_stay_values():
+    run_iri = ox.NamedNode("urn:mlprov:run:x")
+    nasty = ox.Literal('a" } ; DROP ALL ; #\n{')
+    query = (
+        "PREFIX ex: <urn:ex:>  # a { in a comment\n"
+        "SELECT (EXISTS { ?run ex:p '{' } AS ?e) ?run ?v\n"
+        "WHERE { ?run ex:p ?v . { SELECT ?run WHERE { ?run ex:q ?w } } }"
+    )
+    bound = bind_values(query, {"run": run_iri, "v": nasty})
+    assert bound.startswith(query[: query.index("WHERE {") + 7])
+    assert 'VALUES (?run ?v) { (<urn:mlprov:run:x> "a\\" } ; DROP ALL ; #\\n{") }' in bound
+    construct = bind_values("CONSTRUCT { ?run ?p ?o } WHERE { ?run ?p ?o }", {"run": run_iri})
+    assert construct == "CONSTRUCT { ?run ?p ?o } WHERE { VALUES (?run) { (<urn:mlprov:run:x>) }  ?run ?p ?o }"
+    with pytest.raises(ValueError):
+        bind_values(query, {"run } ; DROP ALL": run_iri})
+
+
+# -- the same behaviour on both ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_runs_made_through_each_store_are_complete(stores, backend):
+    location = stores["locations"][backend]
+    with open_store(location) as store:
+        assert isinstance(store, RemoteStore if backend == "server" else Store)
+        assert store.has_graph(PLAN_IRI) and store.has_graph(vocab.ONTOLOGY_GRAPH)
+        for outcome in stores["outcomes"].values():
+            cells = queries.run(store, queries.resolve("run-cells"), {"run": outcome.run})
+            statuses = [row[cells.columns.index("status")].value for row in cells.rows]
+            assert statuses == ["Completed"] * 8
+        listed = queries.run(store, queries.resolve("runs"), {})
+    assert sorted(str(row[0].value) for row in listed.rows) == sorted(o.run for o in stores["outcomes"].values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ingest_twice_gives_the_same_triples(stores, backend):
+    location = stores["locations"][backend]
+    journals = [str(j) for j in stores["journals"].values()]
+    with open_store(location) as store:
+        before = _count(store)
+        graphs = {j: _graph_lines(store, vocab.bundle_iri(Path(j).stem)) for j in journals}
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["ingest", *journals, "--store", _store_arg(stores, backend)])
+        assert result.exit_code == 0, result.output
+        assert result.output.count("completed") == 2
+    with open_store(location) as store:
+        assert _count(store) == before
+        for journal, lines in graphs.items():
+            assert _graph_lines(store, vocab.bundle_iri(Path(journal).stem)) == lines
+            assert len(lines) > 300
+
+
+def test_run_graphs_hold_the_same_triples_on_both(stores):
+    dumps = {}
+    for backend, location in stores["locations"].items():
+        with open_store(location) as store:
+            dumps[backend] = {o.run: _graph_lines(store, vocab.bundle_iri(vocab.run_id_of(o.run))) for o in stores["outcomes"].values()}
+            dumps[backend]["plan"] = _graph_lines(store, PLAN_IRI)
+    assert dumps["embedded"] == dumps["server"]
+
+
+def test_canned_queries_return_the_same_rows_on_both(stores):
+    runs = [stores["outcomes"][b].run for b in BACKENDS]
+    library = queries.load_library()
+    for required in ("runs", "run-params", "run-metrics", "run-cells"):
+        assert required in library
+    compared = []
+    for name, query in library.items():
+        params = _params(query, runs)
+        if params is None:
+            continue
+        results = {}
+        for backend, location in stores["locations"].items():
+            with open_store(location) as store:
+                results[backend] = queries.run(store, query, params)
+        assert results["embedded"].columns == results["server"].columns, name
+        assert _rows(results["embedded"]) == _rows(results["server"]), name
+        if name in ("runs", "run-params", "run-metrics", "run-cells"):
+            assert results["server"].rows, name
+        compared.append(name)
+    assert {"runs", "run-params", "run-metrics", "run-cells"} <= set(compared)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cli_queries_and_formats(stores, backend):
+    store = _store_arg(stores, backend)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["runs", "--store", store, "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert all(o.run in listed.output for o in stores["outcomes"].values())
+    run_iri = stores["outcomes"][backend].run
+    params = runner.invoke(main, ["query", "run-params", "--param", f"run={run_iri}", "--store", store, "--format", "csv"])
+    assert params.exit_code == 0 and "learning_rate" in params.output
+    injected = runner.invoke(main, ["query", "run-params", "--param", "run=urn:x> } ; DROP ALL ; #", "--store", store])
+    assert injected.exit_code == 2
+    bad = runner.invoke(main, ["query", "SELECT WHERE {", "--store", store])
+    assert bad.exit_code == 2 and "syntax" in bad.stderr.lower() and bad.stderr.count("\n") == 1
+    count = runner.invoke(main, ["query", "SELECT (COUNT(*) AS ?n) WHERE { ?r a <http://www.w3.org/ns/mls#Run> }", "--store", store, "--format", "csv"])
+    assert count.output.split() == ["n", "2"]
+
+
+def test_regenerate_gives_the_same_bytes_from_both(stores, tmp_path):
+    outputs = {}
+    for backend in BACKENDS:
+        outputs[backend] = tmp_path / f"{backend}.ipynb"
+        result = CliRunner().invoke(main, ["regenerate", PLAN_IRI, "-o", str(outputs[backend]), "--store", _store_arg(stores, backend)])
+        assert result.exit_code == 0, result.output
+    assert outputs["embedded"].read_bytes() == outputs["server"].read_bytes()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_regenerate_from_the_plan_iri_is_byte_identical(stores, backend, tmp_path):
+    store = _store_arg(stores, backend)
+    result = CliRunner().invoke(main, ["regenerate", PLAN_IRI, "-o", str(tmp_path / "again.ipynb"), "--store", store])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "again.ipynb").read_bytes() == notebook_bytes(load(stores["plan_file"]).plan)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_browse_collects_a_run_with_its_plan_and_writes_it(stores, backend, tmp_path):
+    run_iri = stores["outcomes"][backend].run
+    with open_store(stores["locations"][backend]) as store:
+        graph = browse.collect(store, run_iri)
+        plan_only = browse.collect(store, PLAN_IRI)
+    assert len(graph) == len(plan_only) + len(_graph_lines_of(stores, backend, run_iri))
+    result = CliRunner().invoke(main, ["browse", run_iri, "-o", str(tmp_path / "run.html"), "--store", _store_arg(stores, backend)])
+    assert result.exit_code == 0, result.output
+    assert "Train the model" in (tmp_path / "run.html").read_text()
+
+
+def _graph_lines_of(stores, backend, run_iri):
+    with open_store(stores["locations"][backend]) as store:
+        return _graph_lines(store, vocab.bundle_iri(vocab.run_id_of(run_iri)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_unknown_iri_is_a_clean_error(stores, backend, tmp_path):
+    store = _store_arg(stores, backend)
+    runner = CliRunner()
+    regenerated = runner.invoke(main, ["regenerate", "https://example.org/nope", "-o", str(tmp_path / "x.ipynb"), "--store", store])
+    assert regenerated.exit_code == 2 and "no plan with this IRI" in regenerated.stderr
+    assert regenerated.stderr.count("\n") == 1 and not (tmp_path / "x.ipynb").exists()
+    browsed = runner.invoke(main, ["browse", "urn:mlprov:run:19990101T000000-ffffffff", "-o", str(tmp_path / "x.html"), "--store", store])
+    assert browsed.exit_code == 2 and "no plan or run with this IRI" in browsed.stderr
+    assert not (tmp_path / "x.html").exists()
+    with open_store(stores["locations"][backend]) as st:
+        assert not st.has_graph("https://example.org/nope")
+        assert st.graph_ntriples("https://example.org/nope") == b""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_replace_graph_is_idempotent_and_leaves_other_graphs_alone(stores, backend):
+    a, b = ox.NamedNode("urn:test:a"), ox.NamedNode("urn:test:b")
+    with open_store(stores["locations"][backend]) as store:
+        before = _count(store)
+        store.replace_graph("urn:test:other", [ox.Triple(a, b, ox.Literal("kept"))])
+        for _ in range(3):
+            n = store.replace_graph("urn:test:g", [ox.Triple(a, b, ox.Literal("c")), ox.Triple(a, b, ox.Literal('d"\n'))])
+        assert n == 2
+        assert len(_graph_lines(store, "urn:test:g")) == 2 and store.has_graph("urn:test:other")
+        blank = ox.BlankNode()
+        store.replace_graph("urn:test:g", [ox.Triple(a, b, blank), ox.Triple(blank, b, ox.Literal("x"))])
+        assert len(_graph_lines(store, "urn:test:g")) == 2
+        (row,) = store.query("SELECT ?x WHERE { <urn:test:a> <urn:test:b> ?n . ?n <urn:test:b> ?x }")
+        assert row["x"].value == "x"
+        for graph in ("urn:test:g", "urn:test:other"):
+            store.remove_graph(graph)
+            assert not store.has_graph(graph)
+        assert _count(store) == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_query_results_are_pyoxigraph_terms_with_bound_values(stores, backend):
+    run_iri = stores["outcomes"][backend].run
+    with open_store(stores["locations"][backend]) as store:
+        rows = list(store.query(
+            "SELECT ?run ?name ?v WHERE { ?run <http://www.w3.org/ns/mls#hasInput> ?s . "
+            "?s <https://w3id.org/mlprov#parameterName> ?name ; <http://www.w3.org/ns/mls#hasValue> ?v }",
+            {"run": ox.NamedNode(run_iri), "name": ox.Literal("epochs")},
+        ))
+        assert len(rows) == 1
+        assert rows[0]["run"] == ox.NamedNode(run_iri)
+        assert rows[0]["v"] == ox.Literal("3", datatype=ox.NamedNode(vocab.XSD + "integer"))
+        assert bool(store.query("ASK { ?s a <http://www.w3.org/ns/mls#Run> }"))
+        triples = list(store.query("CONSTRUCT { ?run a ?t } WHERE { ?run a ?t }", {"run": ox.NamedNode(run_iri)}))
+        assert ox.Triple(ox.NamedNode(run_iri), ox.NamedNode(vocab.RDF + "type"), ox.NamedNode(vocab.MLS + "Run")) in triples
