@@ -381,6 +381,20 @@ def _probe(database: Path, text: str, subs: dict, cap_s: float) -> float | None:
     return json.loads(done.stdout)["s"]
 
 
+def _library() -> tuple[dict, dict]:
+    """The canned queries; a file that does not load (being edited) is left out and named."""
+    from mlprov_rdf.resources import queries_dir
+
+    library, broken = {}, {}
+    for path in sorted(queries_dir().glob("*.rq"), key=lambda p: p.stem):
+        try:
+            library[path.stem] = queries.load_file(path, in_library=True)
+        except queries.UserError as error:
+            broken[path.stem] = str(error)
+            print(f"  {path.stem}: not loaded ({error})", flush=True)
+    return library, broken
+
+
 def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budget_s: float) -> dict:
     """p50/p95 through mlprov and on the raw store, interleaved; few repetitions of slow ones."""
     results = {}
@@ -482,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps-all", type=int, default=10, help="repetitions of all-runs queries [10]")
     parser.add_argument("--query-cap", type=float, default=90.0, help="skip a query whose one execution takes longer [90 s]")
     parser.add_argument("--query-budget", type=float, default=40.0, help="seconds of repetitions per query and engine pair [40]")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the runs, store and ingest figures already in --workdir (queries only)")
     parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     parser.add_argument("--ingest-workers", type=int, default=None, help="threads for ingest [ingest's default]")
     args = parser.parse_args(argv)
@@ -496,62 +512,76 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
     }
     try:
-        print(f"making {args.runs} runs with the capture code in {workdir} ...", flush=True)
-        plans = _plans(workdir)
-        journals, make_s = make_runs(args.runs, workdir, plans, args.make_workers)
-        journal_lines = sum(1 for j in journals[:200] for _ in open(j, encoding="utf-8")) / min(200, len(journals))
-        print(f"  {make_s:.1f} s ({make_s / args.runs * 1000:.1f} ms a run, {args.make_workers} processes)", flush=True)
+        saved = workdir / "ingest.json"
+        if args.reuse:
+            plans = json.loads((workdir / "plans.json").read_text())
+            journals = sorted((workdir / "journal").glob("*.nt"))
+            report.update(json.loads(saved.read_text()))
+            location = StoreLocation(workdir / "mlprov-store")
+            print(f"reusing {len(journals)} runs and the store in {workdir}", flush=True)
+        else:
+            print(f"making {args.runs} runs with the capture code in {workdir} ...", flush=True)
+            plans = _plans(workdir)
+            journals, make_s = make_runs(args.runs, workdir, plans, args.make_workers)
+            journal_lines = sum(1 for j in journals[:200] for _ in open(j, encoding="utf-8")) / min(200, len(journals))
+            print(f"  {make_s:.1f} s ({make_s / args.runs * 1000:.1f} ms a run, {args.make_workers} processes)", flush=True)
 
-        # -- ingest ------------------------------------------------------------------------
-        location = StoreLocation(workdir / "mlprov-store")
-        with open_store(location) as store:
-            for plan in plans:
-                loaded = load(Path(plan["file"]))
-                ingest.store_plan(store, loaded.graph, loaded.plan)
-        subprocess.run(["sync"], check=False)
-        print("ingesting ...", flush=True)
-        started = time.perf_counter()
-        with open_store(location) as store:
-            results = ingest.ingest_journals(store, journals, workers=args.ingest_workers)
-        ingest_s = time.perf_counter() - started  # includes the flush on close
-        triples = sum(r.triples for r in results)
-        assert all(r.status == "Completed" for r in results)
-        mlprov_bytes = _du(location.database)
-        print(f"  mlprov: {triples} triples in {ingest_s:.1f} s = {triples / ingest_s:,.0f} triples/s", flush=True)
+            # -- ingest ------------------------------------------------------------------------
+            location = StoreLocation(workdir / "mlprov-store")
+            with open_store(location) as store:
+                for plan in plans:
+                    loaded = load(Path(plan["file"]))
+                    ingest.store_plan(store, loaded.graph, loaded.plan)
+            subprocess.run(["sync"], check=False)
+            print("ingesting ...", flush=True)
+            started = time.perf_counter()
+            with open_store(location) as store:
+                results = ingest.ingest_journals(store, journals, workers=args.ingest_workers)
+            ingest_s = time.perf_counter() - started  # includes the flush on close
+            triples = sum(r.triples for r in results)
+            assert all(r.status == "Completed" for r in results)
+            mlprov_bytes = _du(location.database)
+            print(f"  mlprov: {triples} triples in {ingest_s:.1f} s = {triples / ingest_s:,.0f} triples/s", flush=True)
 
-        dump = workdir / "all.nq"
-        with open_store(location) as store:
-            store.inner.dump(output=str(dump), format=ox.RdfFormat.N_QUADS)
-            total_quads = len(store.inner)
-        subprocess.run(["sync"], check=False)
-        bulk_dir = workdir / "pyoxigraph-bulk"
-        started = time.perf_counter()
-        bulk = ox.Store(str(bulk_dir))
-        bulk.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
-        bulk.flush()
-        del bulk
-        bulk_s = time.perf_counter() - started
-        bulk_bytes = _du(bulk_dir)
-        print(f"  pyoxigraph bulk_load: {total_quads} quads in {bulk_s:.1f} s = {total_quads / bulk_s:,.0f} triples/s", flush=True)
-        shutil.rmtree(bulk_dir, ignore_errors=True)
-        dump.unlink()
-        with open_store(location) as store:  # reopen: what a user sees after the first job
-            pass
-        report.update(
-            {
-                "triples": triples,
-                "triples_per_run": round(triples / args.runs, 1),
-                "journal_lines_per_run": round(journal_lines, 1),
-                "make_runs_s": round(make_s, 1),
-                "ingest_s": {"mlprov": round(ingest_s, 2), "pyoxigraph": round(bulk_s, 2)},
-                "ingest_triples_per_s": {"mlprov": round(triples / ingest_s), "pyoxigraph": round(total_quads / bulk_s)},
-                "ingest_ratio": round((triples / ingest_s) / (total_quads / bulk_s), 3),
-                "store_bytes": {"mlprov": mlprov_bytes, "mlprov_after_reopen": _du(location.database), "pyoxigraph_bulk": bulk_bytes},
-            }
-        )
+            dump = workdir / "all.nq"
+            with open_store(location) as store:
+                store.inner.dump(output=str(dump), format=ox.RdfFormat.N_QUADS)
+                total_quads = len(store.inner)
+            subprocess.run(["sync"], check=False)
+            bulk_dir = workdir / "pyoxigraph-bulk"
+            started = time.perf_counter()
+            bulk = ox.Store(str(bulk_dir))
+            bulk.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
+            bulk.flush()
+            del bulk
+            bulk_s = time.perf_counter() - started
+            bulk_bytes = _du(bulk_dir)
+            print(f"  pyoxigraph bulk_load: {total_quads} quads in {bulk_s:.1f} s = {total_quads / bulk_s:,.0f} triples/s", flush=True)
+            shutil.rmtree(bulk_dir, ignore_errors=True)
+            dump.unlink()
+            with open_store(location) as store:  # reopen: what a user sees after the first job
+                pass
+            report.update(
+                {
+                    "triples": triples,
+                    "triples_per_run": round(triples / args.runs, 1),
+                    "journal_lines_per_run": round(journal_lines, 1),
+                    "make_runs_s": round(make_s, 1),
+                    "ingest_s": {"mlprov": round(ingest_s, 2), "pyoxigraph": round(bulk_s, 2)},
+                    "ingest_triples_per_s": {"mlprov": round(triples / ingest_s), "pyoxigraph": round(total_quads / bulk_s)},
+                    "ingest_ratio": round((triples / ingest_s) / (total_quads / bulk_s), 3),
+                    "store_bytes": {"mlprov": mlprov_bytes, "mlprov_after_reopen": _du(location.database), "pyoxigraph_bulk": bulk_bytes},
+                }
+            )
+
+            (workdir / "plans.json").write_text(json.dumps(plans))
+            saved.write_text(json.dumps({k: report[k] for k in (
+                "triples", "triples_per_run", "journal_lines_per_run", "make_runs_s", "ingest_s",
+                "ingest_triples_per_s", "ingest_ratio", "store_bytes")}, indent=2))
 
         # -- queries -----------------------------------------------------------------------
-        library = queries.load_library()
+        library, broken = _library()
+        report["queries_not_loaded"] = broken
         run_iris = [vocab.run_iri(j.stem) for j in journals]
         plan_iris = [p["iri"] for p in plans]
         rng = random.Random(42)
@@ -630,13 +660,17 @@ def table(report: dict) -> str:
             f"| {q['mlprov_over_pyoxigraph']:.2f} | {ms(q['p50_ms']['rdflib'])} | {q['rows']} |"
         )
     ing = report["ingest_triples_per_s"]
+
+    def mib(key):
+        value = report["store_bytes"].get(key)
+        return "unknown" if value is None else f"{value / 2**20:,.0f} MiB"
+
     lines += [
         "",
         f"Ingest: mlprov {ing['mlprov']:,} triples/s ({report['ingest_s']['mlprov']} s), pyoxigraph bulk_load {ing['pyoxigraph']:,} "
         f"triples/s ({report['ingest_s']['pyoxigraph']} s): ratio {report['ingest_ratio']:.2f}. "
-        f"{report['triples']:,} triples, {report['triples_per_run']} a run. Store {report['store_bytes']['mlprov'] / 2**20:,.0f} MiB "
-        f"({report['store_bytes']['mlprov_after_reopen'] / 2**20:,.0f} MiB after reopening; bulk-loaded "
-        f"{report['store_bytes']['pyoxigraph_bulk'] / 2**20:,.0f} MiB).",
+        f"{report['triples']:,} triples, {report['triples_per_run']} a run. Store {mib('mlprov')} "
+        f"({mib('mlprov_after_reopen')} after reopening; bulk-loaded {mib('pyoxigraph_bulk')}).",
     ]
     return "\n".join(lines)
 

@@ -240,6 +240,26 @@ def demo(directory: Path) -> None:
 # -- comparing runs ----------------------------------------------------------------
 
 
+@main.command("diff")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="List identical items too, not only their count.")
+@_store_option
+def diff_command(run_a: str, run_b: str, fmt: str, show_all: bool, store: str | None) -> None:
+    """What differs between two runs, step by step: settings, data hashes, code, metrics, packages.
+
+    RUN_A and RUN_B are run IRIs or run ids ('mlprov runs' lists them). Exit 0 whether
+    or not they differ.
+    """
+    from .diff import diff_runs
+    from .store import open_store
+
+    with open_store(_location(store), create=False) as st:
+        result = diff_runs(st, run_a, run_b)
+    click.echo(result.to_json() if fmt == "json" else result.to_table(show_all=show_all))
+
+
 # -- reproduction and interchange ------------------------------------------------------
 
 

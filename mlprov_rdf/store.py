@@ -311,7 +311,7 @@ class RemoteStore:
                     f"{self.location.display}: the SPARQL server did not answer within {self._timeout_s:.0f} s; "
                     "check that it is not overloaded, or query fewer runs"
                 ) from None
-            except OSError as error:
+            except (OSError, http.client.HTTPException) as error:
                 self.close()
                 raise self._unreachable(error) from None
             self._used = True

@@ -23,7 +23,11 @@ from mlprov_rdf.store import StoreLocation, open_store
 LIBRARY = queries.load_library()
 REQUIRED_QUERIES = {
     "runs", "run-params", "run-metrics", "run-cells", "cell-trials", "plan-io",
-    "best-runs", "environment", "agents",
+    "best-runs", "environment", "agents", "compare-runs", "runs-by-setting",
+    "metric-across-runs", "model-lineage", "drifted-cells", "runs-by-status",
+    "environment-diff", "cq-step-sequence", "cq-executions-per-cell", "cq-execution-duration",
+    "cq-execution-source", "cq-execution-outputs", "cq-responsible-agents", "cq-last-execution",
+    "cq-environment",
 }
 
 PLAN = "https://example.org/plans/iris-mlp"
@@ -333,6 +337,7 @@ def sample_params(query: queries.CannedQuery, *, optional: bool = False) -> dict
 
 def test_library_has_the_required_queries():
     assert REQUIRED_QUERIES <= set(LIBRARY)
+    assert len(LIBRARY) >= 20
     assert list(LIBRARY) == sorted(LIBRARY)
 
 
@@ -351,10 +356,16 @@ def test_declared_params_are_variables_the_query_uses_and_projects(name):
     query = LIBRARY[name]
     used = queries.query_variables(query.text)
     projected = queries.projected_variables(query.text)
+    slots = queries.value_slots(query.text)
     for param in query.params:
         assert param.name in used, f"{name}: ?{param.name} is declared but never used"
-        # Oxigraph substitutes only projected variables.
-        assert projected is None or param.name in projected, f"{name}: ?{param.name} not projected"
+        assert slots.get(param.name, 0) <= 1, f"{name}: ?{param.name} has two values slots"
+        # Oxigraph substitutes only projected variables; a slot parameter is bound in its slot.
+        assert projected is None or param.name in projected or param.name in slots, (
+            f"{name}: ?{param.name} is neither projected nor given a values slot"
+        )
+        if param.type == "list":
+            assert param.name in slots, f"{name}: list parameter ?{param.name} has no values slot"
         assert param.description
         if param.required or param.type == "iri":
             assert param.example, f"{name}: parameter {param.name} needs an 'e.g.' example"
@@ -367,7 +378,8 @@ def test_every_query_parses_and_runs_on_an_empty_store(name, empty_store):
         result = queries.run(empty_store, query, params)
         assert result.kind == "bindings"
         assert result.rows == []
-        assert result.columns and not set(result.columns) & set(params)
+        # A substituted parameter's column is left out; a slot's variable is a column like any.
+        assert result.columns and not set(result.columns) & (set(params) - query.slots)
 
 
 def test_header_continuation_lines_defaults_and_optional_params():
@@ -395,6 +407,8 @@ def test_describe_library_lists_every_query_with_its_params():
         assert name in text and query.title in text
     assert "threshold (decimal) = 0" in text
     assert "run (iri)" in text
+    assert "optimizer (list) optional" in text and "list (comma-separated alternatives" in text
+    assert f"{len(LIBRARY)} queries" in text
 
 
 # -- binding parameters --------------------------------------------------------------------
@@ -465,6 +479,113 @@ def test_bind_refuses_an_unknown_parameter_and_lists_what_the_query_takes():
 def test_bind_refuses_a_missing_required_parameter():
     with pytest.raises(UserError, match=r"^query run-params: parameter run \(iri\) is required, e.g. run=urn:mlprov:run:"):
         queries.bind(LIBRARY["run-params"], {})
+
+
+# -- lists and values slots ---------------------------------------------------------------
+
+SETTINGS_BY_VALUE = """\
+# title: Settings by value
+# description: the runs whose setting has one of the values, with at least the minimum.
+# param value (list) optional: accepted values, e.g. iris,0.05
+# param minimum (decimal) optional: the least value, e.g. 0.02
+# param run (iri) optional: e.g. urn:mlprov:run:x
+PREFIX mls: <http://www.w3.org/ns/mls#>
+PREFIX mlprov: <https://w3id.org/mlprov#>
+SELECT ?run ?name ?value
+WHERE {
+  VALUES ?value { UNDEF }
+  VALUES ?minimum { UNDEF }
+  ?run mls:hasInput ?setting .
+  ?setting mlprov:parameterName ?name ; mls:hasValue ?value .
+  FILTER (!BOUND(?minimum) || ?value >= ?minimum)
+}
+ORDER BY ?run ?name
+"""
+
+
+def test_a_list_is_every_item_as_text_and_as_what_else_it_reads_as():
+    param = queries.QueryParam("value", "list")
+    xsd = vocab.XSD
+    assert queries.convert_list(param, "Adam, SGD") == (ox.Literal("Adam"), ox.Literal("SGD"))
+    assert queries.convert_list(param, "10") == (
+        ox.Literal("10"),
+        ox.Literal("10", datatype=ox.NamedNode(xsd + "integer")),
+        ox.Literal("10.0", datatype=ox.NamedNode(xsd + "double")),
+    )
+    assert ox.Literal("0.001", datatype=ox.NamedNode(xsd + "double")) in queries.convert_list(param, "1e-3")
+    assert ox.Literal("true", datatype=ox.NamedNode(xsd + "boolean")) in queries.convert_list(param, "true")
+    assert ox.NamedNode("urn:x:y") in queries.convert_list(param, "urn:x:y")
+    # from Python: a list of values, each typed as it is
+    assert queries.convert_list(param, ["iris", 3, False]) == (
+        ox.Literal("iris"),
+        ox.Literal("3"),
+        ox.Literal("3", datatype=ox.NamedNode(xsd + "integer")),
+        ox.Literal("3.0", datatype=ox.NamedNode(xsd + "double")),
+        ox.Literal("false", datatype=ox.NamedNode(xsd + "boolean")),
+    )
+    assert queries.convert_list(param, "a,a") == (ox.Literal("a"),)  # no duplicates
+    for bad in ("", "a,,b", " , "):
+        with pytest.raises(UserError, match="parameter value: .* empty item"):
+            queries.convert_list(param, bad)
+
+
+def test_a_slot_is_filled_with_terms_and_other_parameters_are_substituted():
+    query = queries.resolve(SETTINGS_BY_VALUE)
+    assert query.slots == {"value", "minimum"}
+    text, substitutions = queries.prepare(query, {"value": "iris,b\"} } ; DROP ALL ; #", "run": RUN_A})
+    assert 'VALUES ?value { "iris" "b\\"} } ; DROP ALL ; #" }' in text  # escaped: one literal
+    assert "VALUES ?minimum { UNDEF }" in text  # not given: left free
+    assert substitutions == {"run": ox.NamedNode(RUN_A)}
+    text, _ = queries.prepare(query, {"minimum": 0.02})
+    assert 'VALUES ?minimum { "0.02"^^<http://www.w3.org/2001/XMLSchema#decimal> }' in text
+    assert queries.prepare(query, {}) == (query.text, {})
+
+
+def test_a_list_matches_values_of_any_type_and_bound_tells_a_given_slot(sample_store):
+    query = queries.resolve(SETTINGS_BY_VALUE)
+
+    def found(**params):
+        return [(r["run"], r["name"], r["value"]) for r in records(queries.run(sample_store, query, params))]
+
+    assert found(value="0.05") == [(RUN_B, "learning_rate", 0.05)]
+    one_run = queries.run(sample_store, query, {"value": "5e-2,100", "run": RUN_B})
+    assert "run" not in one_run.columns  # substituted: its column is left out
+    assert [(r["name"], r["value"]) for r in records(one_run)] == [("epochs", 100), ("learning_rate", 0.05)]
+    by_run = found(value=["5e-2", 100])
+    assert sorted(by_run) == sorted([(RUN_B, "learning_rate", 0.05)] + [(r, "epochs", 100) for r in (RUN_A, RUN_B, RUN_C)])
+    assert found(value="iris", minimum="0") == []  # a string is not >= a number
+    assert found(minimum="0.02") == [(RUN_A, "epochs", 100), (RUN_B, "epochs", 100), (RUN_B, "learning_rate", 0.05),
+                                     (RUN_C, "epochs", 100)]
+    assert len(found()) == 9  # nothing given: every setting
+    assert found(value='iris"} } ; DROP ALL ; #') == []  # an injection attempt is one odd value
+    assert queries.run(sample_store, LIBRARY["runs"], {}).rows  # still all there
+
+
+def test_a_list_parameter_needs_one_slot(tmp_path):
+    no_slot = "# title: T\n# param value (list): e.g. a\nSELECT ?value WHERE { ?s ?p ?value }\n"
+    with pytest.raises(UserError, match=r"list parameter value needs a slot 'VALUES \?value \{ UNDEF \}'"):
+        queries.resolve(no_slot)
+    two = ("# title: T\n# param value (list): e.g. a\nSELECT ?value WHERE {\n  VALUES ?value { UNDEF }\n"
+           "  { VALUES ?value { UNDEF } }\n}\n")
+    path = tmp_path / "two.rq"
+    path.write_text(two)
+    with pytest.raises(UserError, match=r"two.rq: parameter value has 2 slots"):
+        queries.resolve(str(path))
+    commented = "# title: T\n# param value (list): e.g. a\nSELECT ?value WHERE { # VALUES ?value { UNDEF }\n}\n"
+    with pytest.raises(UserError, match="needs a slot"):
+        queries.resolve(commented)
+
+
+def test_bind_takes_python_values():
+    bound = queries.bind(LIBRARY["best-runs"], {"threshold": 0.9, "metric": "accuracy"})
+    assert bound["threshold"] == ox.Literal("0.9", datatype=ox.NamedNode(vocab.XSD + "decimal"))
+    assert queries.bind(LIBRARY["runs-by-setting"], {"optimizer": ("Adam", "SGD"), "min_epochs": 10}) == {
+        "optimizer": (ox.Literal("Adam"), ox.Literal("SGD")),
+        "min_epochs": ox.Literal("10", datatype=ox.NamedNode(vocab.XSD + "integer")),
+    }
+    assert queries.bind(LIBRARY["agents"], {"run": None}) == {}  # None: not given
+    with pytest.raises(UserError, match="min_epochs: '1.5' is not an integer"):
+        queries.bind(LIBRARY["runs-by-setting"], {"min_epochs": 1.5})
 
 
 # -- resolving a query spec ----------------------------------------------------------------

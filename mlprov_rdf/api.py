@@ -1,0 +1,110 @@
+"""The Python API: query a store from a notebook or a script and get pandas DataFrames.
+
+::
+
+    from mlprov_rdf.api import open_store
+
+    with open_store() as prov:                      # .mlprov/, MLPROV_STORE, or a path/URL
+        runs = prov.runs()                          # one row per run, newest first
+        run = runs["run"][0]
+        metrics = prov.query("run-metrics", run=run)
+        adam = prov.query("runs-by-setting", optimizer=["Adam", "SGD"], min_learning_rate=1e-3)
+        best = prov.query("best-runs", metric="macro_f1", threshold=0.9)
+        counts = prov.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        changes = prov.diff(runs["run"][1], run)    # a RunDiff: .to_dataframe(), .to_table()
+
+``query`` takes a library query's name, a path to a ``.rq`` file or SPARQL text, and its
+parameters as keyword arguments: Python values (strings, numbers, booleans; a list or a
+tuple for a list parameter), checked and bound exactly as ``mlprov query --param`` binds
+them, never pasted into the query. Results come back as a DataFrame of Python values:
+numbers as numbers, booleans as booleans, date-times as pandas Timestamps (UTC), IRIs and
+other literals as strings, unbound values as None (NaN in a numeric column).
+
+The store stays open, and locked for other processes, until the ``with`` block ends:
+keep the block short, and close it before running a notebook with ``mlprov run``.
+
+This module imports pandas; ``mlprov_rdf`` itself stays import-free, because the
+kernel-side capture module lives in the package.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+from . import queries
+from .diff import RunDiff, diff_runs
+from .store import StoreLocation
+from .store import open_store as _open_store
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Provenance", "open", "open_store"]
+
+
+class Provenance:
+    """An open store, queried from Python. Get one from :func:`open_store`."""
+
+    def __init__(self, store: Any):
+        self.store = store
+
+    @property
+    def location(self) -> StoreLocation:
+        return self.store.location
+
+    def query(self, name_or_sparql: str, **params: Any) -> "pandas.DataFrame":
+        """A library query by name, a ``.rq`` file or SPARQL text, as a DataFrame.
+
+        A parameter given ``None`` counts as not given. A CONSTRUCT query gives the
+        columns subject, predicate and object; an ASK query one column, ``boolean``.
+        """
+        canned = queries.resolve(name_or_sparql)
+        result = queries.run(self.store, canned, {k: v for k, v in params.items() if v is not None})
+        return queries.to_dataframe(result)
+
+    def result(self, name_or_sparql: str, **params: Any) -> queries.QueryResult:
+        """The same, as RDF terms (pyoxigraph), for code that wants the terms themselves."""
+        canned = queries.resolve(name_or_sparql)
+        return queries.run(self.store, canned, {k: v for k, v in params.items() if v is not None})
+
+    def runs(self) -> "pandas.DataFrame":
+        """Every recorded run, newest first: plan, status, start, duration, test accuracy."""
+        return self.query("runs")
+
+    def diff(self, run_a: str, run_b: str) -> RunDiff:
+        """What differs between two runs (IRIs or bare run ids), aligned by plan step."""
+        return diff_runs(self.store, run_a, run_b)
+
+    @staticmethod
+    def library() -> "pandas.DataFrame":
+        """The canned queries: name, title, description and parameters."""
+        import pandas as pd
+
+        rows = [
+            {
+                "name": name,
+                "title": q.title,
+                "description": q.description,
+                "params": ", ".join(p.signature() for p in q.params),
+            }
+            for name, q in queries.load_library().items()
+        ]
+        return pd.DataFrame(rows, columns=["name", "title", "description", "params"])
+
+
+@contextmanager
+def open_store(store: str | os.PathLike | StoreLocation | None = None, *, wait_s: float = 120.0) -> Iterator[Provenance]:
+    """Open a store for reading: a folder, a SPARQL server URL, or a StoreLocation.
+
+    Left out, the store is ``MLPROV_STORE`` or ``.mlprov/`` in the working directory, as
+    for the ``mlprov`` command. A folder without a store is an error, not a new store.
+    """
+    location = store if isinstance(store, StoreLocation) else StoreLocation.resolve(store)
+    with _open_store(location, create=False, wait_s=wait_s) as opened:
+        yield Provenance(opened)
+
+
+#: ``mlprov_rdf.api.open(...)`` reads like the built-in ``open``: the same function.
+open = open_store  # noqa: A001

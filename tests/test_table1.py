@@ -1,0 +1,37 @@
+"""MLProvCodeGen's Table 1: every field filled, for a run of each task."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from mlprov_rdf.cli import main
+from mlprov_rdf.scaffold import write_plan
+from mlprov_rdf.store import StoreLocation
+from mlprov_rdf.tasks import all_tasks
+from mlprov_rdf.workflow import run
+from tests.conftest import make_plan
+
+
+def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(tmp_path):
+    location = StoreLocation(tmp_path / "store")
+    image_plan = write_plan(all_tasks()["image-classification"], tmp_path / "digits.ttl")
+    multiclass_plan = make_plan(tmp_path / "iris.ttl", epochs="5")
+    for plan in (image_plan, multiclass_plan):
+        outcome = run(plan, location)
+        assert outcome.ok, outcome.error
+    result = CliRunner().invoke(main, ["query", "table1", "--format", "json", "--store", str(location.home)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    rows = data["results"]["bindings"]
+    assert len(rows) == 2
+    for row in rows:
+        missing = [v for v in data["head"]["vars"] if v not in row or row[v]["value"] == ""]
+        assert not missing, missing
+    tasks = sorted(row["experiment_task"]["value"] for row in rows)
+    assert tasks == ["ImageClassification", "MulticlassClassification"]
+    by_task = {row["experiment_task"]["value"]: row for row in rows}
+    assert by_task["ImageClassification"]["ingestion_dataset"]["value"] == "digits"
+    assert by_task["MulticlassClassification"]["training_epochs"]["value"] == "5"
+    assert float(by_task["MulticlassClassification"]["evaluation_seconds"]["value"]) > 0
