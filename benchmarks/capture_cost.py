@@ -6,7 +6,8 @@ For each task's default plan (the Iris MLP; the small CNN on digits) the generat
 notebook runs in a fresh Jupyter kernel, alternately with capture on and with
 ``MLPROV_CAPTURE=off`` (the same code; ``capture.start`` returns a stand-in that records
 nothing). The figure compared is the time from the first cell's start to the last
-cell's end as the kernel reports it, so kernel start-up noise stays out. Then one
+cell's end as the kernel reports it, so kernel start-up noise stays out; kernels run
+with ``OMP_NUM_THREADS=1`` unless it is set. Then one
 metric-logging call is timed against MLflow's ``log_metric`` on a local file store,
 when mlflow is installed.
 """
@@ -109,6 +110,9 @@ def log_metric_cost(workdir: Path, calls: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # One math thread per kernel: on a small shared machine thread contention, not capture,
+    # would otherwise decide the spread between runs.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs of each notebook in each mode")
     parser.add_argument("--calls", type=int, default=2000, help="metric-logging calls to time")

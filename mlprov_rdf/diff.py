@@ -8,9 +8,10 @@ cells added by hand) and the environment (kernel, language, operating system, ha
 package versions). Start and end times and durations are left out: they always differ.
 
 Items are aligned by what they are, not by their IRIs: a setting by its parameter name,
-an entity by its IRI with the run's own prefix taken off (``data/iris/train``,
-``metric/accuracy/test``), a step's code by the step, cells without a step by their kind
-and their order among cells of that kind. A per-epoch series is one item, its values in
+an entity by its IRI with the run's own prefix taken off (``data/iris/train``; a metric
+is named ``accuracy (test)``, ``f1 (test) [setosa]``), a step's code by the step (by its
+position when the runs followed different plans), cells without a step by their kind and
+their order among cells of that kind. A per-epoch series is one item, its values in
 epoch order.
 
 Everything is read with a few SPARQL queries per run, each with the run substituted, so a
@@ -53,7 +54,7 @@ SELECT ?run ?label ?plan ?plan_title ?digest ?status ?started ?notebook
 WHERE {
   ?run a mls:Run .
   OPTIONAL { ?run rdfs:label ?label }
-  OPTIONAL { ?run mlprov:plan ?plan . OPTIONAL { ?plan <http://purl.org/dc/terms/title> ?plan_title } }
+  OPTIONAL { ?run mlprov:plan ?plan . OPTIONAL { ?plan dcterms:title ?plan_title } }
   OPTIONAL { ?run mlprov:planDigest ?digest }
   OPTIONAL { ?run mlprov:status ?status }
   OPTIONAL { ?run prov:startedAtTime ?started }
@@ -237,7 +238,7 @@ def run_iri(spec: str) -> str:
     spec = spec.strip()
     if re.match(r"^\d{8}T\d{6}-[0-9a-fA-F]+$", spec):
         return vocab.run_iri(spec)
-    if not queries._IRI.match(spec):
+    if not queries.is_iri(spec):
         raise UserError(
             f"run {spec!r}: not a run IRI or run id; give urn:mlprov:run:RUNID or RUNID "
             "('mlprov runs' lists them)"
@@ -262,9 +263,8 @@ def _value(term: Any) -> Any:
 def _summary(store: "Store", run: str) -> RunSummary:
     rows = _select(store, _RUN, run)
     if not rows:
-        where = getattr(getattr(store, "location", None), "display", None) or getattr(
-            getattr(store, "location", None), "home", "the store"
-        )
+        location = store.location
+        where = getattr(location, "display", None) or location.home
         raise UserError(f"run {run}: not in the store {where}; 'mlprov runs' lists the runs it has")
     row = rows[0]
     return RunSummary(
