@@ -616,9 +616,11 @@ def _distributions() -> dict[str, list[str]]:
     """
     global _DISTRIBUTIONS
     if _DISTRIBUTIONS is None:
-        key = hashlib.sha256(
-            repr([(p, os.stat(p).st_mtime_ns) for p in sys.path if p and os.path.isdir(p)]).encode()
-        ).hexdigest()[:16]
+        # Installed distributions live in site-packages folders, whose mtime changes when one
+        # is installed or removed; other sys.path entries (the notebook's folder) change all
+        # the time and hold none.
+        folders = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
+        key = hashlib.sha256(repr([(p, os.stat(p).st_mtime_ns) for p in folders]).encode()).hexdigest()[:16]
         cache = _journal_dir() / f".packages-{key}.json"
         try:
             _DISTRIBUTIONS = json.loads(cache.read_text(encoding="utf-8"))
