@@ -31,12 +31,16 @@ def make_plan(path: Path, **values) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def executed_run(tmp_path_factory):
-    """One real Iris run: plan file, store location, outcome and typed plan."""
-    root = tmp_path_factory.mktemp("iris-run")
-    plan_file = make_plan(root / "iris.ttl", epochs="30")
+def record_run(root: Path, **values) -> dict:
+    """Execute an Iris plan in a real kernel into a store of its own under ``root``."""
+    plan_file = make_plan(root / "iris.ttl", **values)
     location = StoreLocation(root / "store")
     outcome = run(plan_file, location, output=root / "iris.ipynb")
     assert outcome.ok, outcome.error
     return {"plan_file": plan_file, "location": location, "outcome": outcome, "plan": load(plan_file).plan, "root": root}
+
+
+@pytest.fixture(scope="session")
+def executed_run(tmp_path_factory):
+    """One real Iris run: plan file, store location, outcome and typed plan."""
+    return record_run(tmp_path_factory.mktemp("iris-run"), epochs="30")

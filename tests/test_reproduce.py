@@ -28,7 +28,7 @@ from mlprov_rdf.scaffold import turtle_literal, write_plan
 from mlprov_rdf.store import StoreLocation, open_store
 from mlprov_rdf.tasks import all_tasks
 from mlprov_rdf.workflow import generate_notebook, ingest_paths, run
-from tests.conftest import make_plan
+from tests.conftest import record_run
 
 PREFIXES = "".join(f"PREFIX {k}: <{v}>\n" for k, v in vocab.PREFIXES.items())
 XSD_DOUBLE = ox.NamedNode(vocab.XSD + "double")
@@ -37,12 +37,8 @@ XSD_DOUBLE = ox.NamedNode(vocab.XSD + "double")
 @pytest.fixture(scope="module")
 def original(tmp_path_factory):
     """One recorded Iris run in an embedded store."""
-    root = tmp_path_factory.mktemp("reproduce")
-    plan_file = make_plan(root / "iris.ttl", epochs="15")
-    location = StoreLocation(root / "store")
-    outcome = run(plan_file, location, output=root / "iris.ipynb")
-    assert outcome.ok, outcome.error
-    return {"root": root, "plan_file": plan_file, "location": location, "run": outcome.run}
+    recorded = record_run(tmp_path_factory.mktemp("reproduce"), epochs="15")
+    return {**recorded, "run": recorded["outcome"].run}
 
 
 def _update(store, sparql: str) -> None:
