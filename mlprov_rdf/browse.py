@@ -215,7 +215,7 @@ def collect(store, iri: str) -> rdflib.Graph:
             log.debug("collected %d triples for plan %s", len(plan_graph), iri)
             return plan_graph
     raise UserError(
-        f"{iri}: no plan or run with this IRI in the store {store.location.home}; "
+        f"{iri}: no plan or run with this IRI in the store {store.location}; "
         "list runs with 'mlprov runs'"
     )
 

@@ -25,8 +25,8 @@ def _store_option(f):
         "store",
         envvar="MLPROV_STORE",
         default=None,
-        metavar="PATH",
-        help="The mlprov store folder [env MLPROV_STORE; default .mlprov in the working directory].",
+        metavar="PATH|URL",
+        help="A store folder, or a SPARQL server URL (http://HOST:PORT/) [env MLPROV_STORE; default .mlprov in the working directory].",
     )(f)
 
 

@@ -6,6 +6,8 @@ run's status and end, cells cut off by a dead kernel). A run is ``Completed`` wh
 every planned step finished and the last cell did not fail, ``Failed`` when the last
 cell raised, ``Interrupted`` when the journal stops short and replaces the run's named
 graph in one transaction. Ingesting the same journal again gives the same graph.
+``ingest_journals`` takes a batch, still one transaction per run; on the embedded store a
+run graph that does not exist yet is written with ``Store.extend`` (see ``store``).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def regenerate(plan_iri: str, output: Path, location: StoreLocation) -> Plan:
     with open_store(location, create=False) as store:
         if not store.has_graph(plan_iri):
             raise UserError(
-                f"{plan_iri}: no plan with this IRI in the store {location.home}; "
+                f"{plan_iri}: no plan with this IRI in the store {location}; "
                 "store it with 'mlprov generate PLAN.ttl' or check the IRI with 'mlprov query plans'"
             )
         graph = store.rdflib_graph(plan_iri)
@@ -111,4 +111,4 @@ def ingest_paths(paths: list[Path], location: StoreLocation) -> list[ingest.Inge
     if missing:
         raise UserError(f"{missing[0]}: journal not found; was the notebook run on another machine?")
     with open_store(location) as store:
-        return [ingest.ingest_journal(store, j) for j in journals]
+        return ingest.ingest_journals(store, journals)

@@ -10,7 +10,6 @@ import papermill
 import pyoxigraph as ox
 from click.testing import CliRunner
 
-from mlprov_rdf import vocab
 from mlprov_rdf.cli import main
 from mlprov_rdf.store import StoreLocation, open_store
 from mlprov_rdf.workflow import run
