@@ -156,7 +156,7 @@ def operations_of(ran: Ran) -> set[str]:
 
 
 def artifacts_of(ran: Ran) -> list[tuple[str, str, str]]:
-    """(kind, location, sha256) of the files the run wrote or read besides its data."""
+    """(kind, path, sha256) of the files the run wrote or read besides its data."""
     rows = select(
         ran,
         """SELECT ?kind ?location ?sha WHERE {
@@ -164,7 +164,7 @@ def artifacts_of(ran: Ran) -> list[tuple[str, str, str]]:
              { ?a prov:wasGeneratedBy/dcterms:isPartOf ?run } UNION { ?cell prov:used ?a ; dcterms:isPartOf ?run }
            } ORDER BY ?kind ?location""",
     )
-    return [tuple(r) for r in rows]
+    return [(kind, url2pathname(urlparse(location).path), sha) for kind, location, sha in rows]
 
 
 def sha256_file(path) -> str:
@@ -306,8 +306,7 @@ def test_each_plan_of_the_matrix_completes_with_metrics_splits_and_figures(matri
     artifacts = artifacts_of(ran)
     assert [kind for kind, _, _ in artifacts if kind == "figure"] == ["figure", "figure"]
     for kind, location, sha in artifacts:
-        location = Path(url2pathname(urlparse(location).path))
-        assert location.is_file() and sha256_file(location) == sha, location
+        assert Path(location).is_file() and sha256_file(location) == sha, location
     checkpoints = [location for kind, location, _ in artifacts if kind == "checkpoint"]
     assert len(checkpoints) == (1 if values["save_checkpoint"] else 0)
     for location in checkpoints:
