@@ -109,7 +109,7 @@ class StoreLocation:
 def _check_url(url: str) -> None:
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - reading it is what checks the port
     except ValueError as error:
         raise UserError(f"--store {_safe_url(url)}: not a valid URL ({error})") from None
     if parts.scheme.lower() not in ("http", "https"):
@@ -121,7 +121,6 @@ def _check_url(url: str) -> None:
         raise UserError(f"--store {_safe_url(url)}: the URL names no host; write http://HOST:PORT/")
     if parts.fragment:
         raise UserError(f"--store {_safe_url(url)}: remove the #fragment from the URL")
-    del port
 
 
 def _safe_url(url: str) -> str:
