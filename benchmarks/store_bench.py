@@ -399,12 +399,12 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
     results = {}
     for label, query, scope, param_sets in list(cases):
         try:
-            subs0 = queries.bind(query, param_sets[0])
+            text0, subs0 = queries.prepare(query, param_sets[0])
         except queries.UserError as error:
             print(f"  {label}: skipped ({error})", flush=True)
             cases.remove((label, query, scope, param_sets))
             continue
-        probe = _probe(store.location.database, query.text, subs0, cap_s)
+        probe = _probe(store.location.database, text0, subs0, cap_s)
         if probe is None:
             results[label] = {"scope": scope, "mlprov": None, "pyoxigraph": None, "rows_last": None, "over_cap_s": cap_s}
             print(f"  {label:32s} {scope:3s} over {cap_s:.0f} s: not timed", flush=True)
@@ -416,7 +416,7 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
         mine, raw, rows = [], [], None
         for i in range(reps + warm):
             params = param_sets[i % len(param_sets)]
-            subs = queries.bind(query, params)
+            text, subs = queries.prepare(query, params)  # the text mlprov sends: slots filled
             order = (0, 1) if i % 2 == 0 else (1, 0)
             for which in order:
                 t = time.perf_counter()
@@ -424,7 +424,7 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
                     rows = len(queries.run(store, query, params).rows)
                     (mine if i >= warm else []).append(time.perf_counter() - t)
                 else:
-                    _raw(store.inner, query.text, subs)
+                    _raw(store.inner, text, subs)
                     (raw if i >= warm else []).append(time.perf_counter() - t)
         results[label] = {"scope": scope, "mlprov": _stats(mine), "pyoxigraph": _stats(raw), "rows_last": rows}
         print(f"  {label:32s} {scope:3s} mlprov p50 {results[label]['mlprov']['p50_ms']:9.2f} ms   "
@@ -458,11 +458,12 @@ def bench_rdflib(store, run_iris: list[str], plan_iris: list[str], cases, timeou
                 for key in ("run", "other"):
                     if key in params:
                         params[key] = rng.choice(run_iris)
-                bindings = {k: _to_rdflib(v) for k, v in queries.bind(query, params).items()}
+                text, subs = queries.prepare(query, params)
+                bindings = {k: _to_rdflib(v) for k, v in subs.items()}
                 signal.setitimer(signal.ITIMER_REAL, timeout_s)
                 t = time.perf_counter()
                 try:
-                    list(ds.query(query.text, initBindings=bindings))
+                    list(ds.query(text, initBindings=bindings))
                     dt = time.perf_counter() - t
                 except _Timeout:
                     timed_out = True
@@ -498,7 +499,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the runs, store and ingest figures already in --workdir (queries only)")
     parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
-    parser.add_argument("--ingest-workers", type=int, default=None, help="threads for ingest [ingest's default]")
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlprov-bench-"))
@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
             print("ingesting ...", flush=True)
             started = time.perf_counter()
             with open_store(location) as store:
-                results = ingest.ingest_journals(store, journals, workers=args.ingest_workers)
+                results = ingest.ingest_journals(store, journals)
             ingest_s = time.perf_counter() - started  # includes the flush on close
             triples = sum(r.triples for r in results)
             assert all(r.status == "Completed" for r in results)

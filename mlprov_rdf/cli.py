@@ -160,15 +160,19 @@ def _print_result(result, fmt: str) -> None:
 
 
 @main.command()
+@click.option("-n", "--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="The most runs to list; 0 lists every run.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
+              help="How many of the newest runs to skip: --offset 100 shows the second page.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_store_option
-def runs(fmt: str, store: str | None) -> None:
-    """List the recorded runs, newest first."""
+def runs(limit: int, offset: int, fmt: str, store: str | None) -> None:
+    """List the recorded runs, newest first, a page at a time."""
     from . import queries
     from .store import open_store
 
     with open_store(_location(store), create=False) as st:
-        result = queries.run(st, queries.resolve("runs"), {})
+        result = queries.run(st, queries.resolve("runs"), {"limit": limit, "offset": offset})
     _print_result(result, fmt)
 
 

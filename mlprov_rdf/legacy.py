@@ -919,7 +919,7 @@ def import_file(path: Path, location: StoreLocation, *, output: Path | None = No
     loaded = load(output)
     with open_store(location) as store:
         ingest.store_plan(store, loaded.graph, loaded.plan)
-        store.replace_graph(vocab.bundle_iri(vocab.run_id_of(run)), triples)
+        store.replace_graph(vocab.bundle_iri(vocab.run_id_of(run)), ingest.with_direct_values(run, triples))
     task_type = src.value("ex:Experiment Info Data", "ex:task_type", as_=as_text)
     metrics = sum(1 for t in triples if t.predicate.value == vocab.MLS + "specifiedBy")
     return ImportResult(output, loaded.plan, run, status, task_type, len(mapped.values), metrics)

@@ -60,9 +60,10 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import pyoxigraph as ox
 
@@ -77,7 +78,9 @@ if TYPE_CHECKING:  # pandas is imported only when a data frame is asked for
 
 log = logging.getLogger(__name__)
 
-PARAM_TYPES = ("iri", "string", "integer", "decimal", "metric", "list")
+PARAM_TYPES = ("iri", "string", "integer", "decimal", "metric", "result", "list", "limit", "offset")
+#: Types whose value sets the query's one ``LIMIT n`` or ``OFFSET n`` clause.
+_MODIFIERS = {"limit": "LIMIT", "offset": "OFFSET"}
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
@@ -98,6 +101,7 @@ _VARIABLE = re.compile(r"[?$]([A-Za-z_0-9\u00b7-\uffff]+)")
 #: A values slot: where a parameter's value(s) go, ``VALUES ?name { UNDEF }`` on one line.
 _SLOT = re.compile(r"\bVALUES\s+[?$]([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*UNDEF\s*\}", re.IGNORECASE)
 _FLOAT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_MODIFIER = {kind: re.compile(rf"\b{word}\s+([0-9]+)\b", re.IGNORECASE) for kind, word in _MODIFIERS.items()}
 
 XSD_STRING = vocab.XSD + "string"
 _INTEGER_TYPES = {
@@ -153,9 +157,9 @@ class CannedQuery:
     def param(self, name: str) -> QueryParam | None:
         return next((p for p in self.params if p.name == name), None)
 
-    @property
+    @cached_property
     def slots(self) -> frozenset[str]:
-        """The parameters this query takes in a ``VALUES ?name { UNDEF }`` slot."""
+        """The parameters this query takes in a ``VALUES ?name { UNDEF }`` slot (read once)."""
         found = set(value_slots(self.text))
         return frozenset(p.name for p in self.params if p.name in found)
 
@@ -333,8 +337,10 @@ def resolve(spec: str) -> CannedQuery:
     )
 
 
+@lru_cache(maxsize=256)
 def _strip_comments(text: str) -> str:
-    """The query without ``#`` comments (a ``#`` inside an IRI or string is kept)."""
+    """The query without ``#`` comments (a ``#`` inside an IRI or string is kept); each
+    text is read once, as queries are run many times."""
     out = []
     for line in text.splitlines():
         in_iri = in_string = False
@@ -401,19 +407,23 @@ def value_slots(text: str) -> dict[str, int]:
 
 
 def _check_slots(text: str, params: Sequence[QueryParam], where: str) -> None:
-    """A list parameter needs exactly one slot; no parameter may have two."""
+    """A list or result parameter needs a slot (every slot gets its value), a limit or offset one clause."""
     counts = value_slots(text)
+    code = _strip_comments(text)
     for param in params:
+        if param.type in _MODIFIERS:
+            word = _MODIFIERS[param.type]
+            if len(_MODIFIER[param.type].findall(code)) != 1:
+                raise UserError(
+                    f"{where}: parameter {param.name} ({param.type}) needs exactly one "
+                    f"'{word} n' clause in the query, where its value goes"
+                )
+            continue
         n = counts.get(param.name, 0)
-        if n > 1:
+        if param.type in ("list", "result") and n == 0:
             raise UserError(
-                f"{where}: parameter {param.name} has {n} slots 'VALUES ?{param.name} {{ UNDEF }}'; "
-                "keep one"
-            )
-        if param.type == "list" and n == 0:
-            raise UserError(
-                f"{where}: list parameter {param.name} needs a slot 'VALUES ?{param.name} {{ UNDEF }}' "
-                "(on one line) where its values go"
+                f"{where}: {param.type} parameter {param.name} needs a slot "
+                f"'VALUES ?{param.name} {{ UNDEF }}' (on one line) where its value goes"
             )
 
 
@@ -478,7 +488,26 @@ def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
             f"parameter {param.name}: {raw!r} is not a measure; give a name such as accuracy "
             "or macro_f1, or a full IRI"
         )
+    if param.type == "result":
+        return _result_property(param, raw, value)
+    if param.type in _MODIFIERS:
+        if not value.isdigit():
+            raise UserError(f"parameter {param.name}: {raw!r} is not a whole number of rows (0 or more)")
+        return ox.Literal(str(int(value)), datatype=ox.NamedNode(vocab.XSD + "integer"))
     raise UserError(f"parameter {param.name}: unknown type {param.type!r}")
+
+
+def _result_property(param: QueryParam, raw: str, value: str) -> ox.NamedNode:
+    """A run's direct result property: ``NAME`` on the test split, or ``SPLIT:NAME``."""
+    split, _, name = value.rpartition(":")
+    if _MEASURE_NAME.match(name) and (not split or _MEASURE_NAME.match(split)):
+        return ox.NamedNode(vocab.metric_namespace(split or "test") + name)
+    if _IRI.match(value) and "/" in value:
+        return ox.NamedNode(value)
+    raise UserError(
+        f"parameter {param.name}: {raw!r} is not a result; give a measure such as accuracy "
+        "(on the test split), a split and a measure such as train:training_accuracy, or a full IRI"
+    )
 
 
 def convert_list(param: QueryParam, raw: object) -> tuple[ox.NamedNode | ox.Literal, ...]:
@@ -566,28 +595,55 @@ def bind(query: CannedQuery, raw: Mapping[str, object]) -> dict[str, Bound]:
 
 
 def prepare(query: CannedQuery, raw: Mapping[str, object]) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
-    """The query text with its values slots filled in, and the substitutions for the rest."""
+    """The query text with its values slots and limits filled in, and the substitutions for the rest."""
     bound = bind(query, raw)
     slots = query.slots
+    modifiers = {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
     text = fill_slots(query.text, {name: value for name, value in bound.items() if name in slots})
-    substitutions = {name: value for name, value in bound.items() if name not in slots}
+    text = fill_modifiers(text, modifiers)
+    substitutions = {
+        name: value for name, value in bound.items() if name not in slots and query.param(name).type not in _MODIFIERS
+    }
     return text, substitutions  # type: ignore[return-value]
+
+
+def _rewrite(text: str, spans_of: Callable[[str], list[tuple[int, int, str]]]) -> str:
+    """Replace the spans ``spans_of`` finds in each line of the query's code (comments stripped).
+
+    A comment-stripped line is a prefix of the line itself, so its positions hold there.
+    """
+    lines = text.split("\n")
+    for i, code in enumerate(_strip_comments(text).split("\n")):
+        for start, end, new in sorted(spans_of(code), reverse=True):
+            lines[i] = lines[i][:start] + new + lines[i][end:]
+    return "\n".join(lines)
+
+
+def fill_modifiers(text: str, values: Mapping[str, int]) -> str:
+    """The ``LIMIT n`` / ``OFFSET n`` clause with the given number; a limit of 0 drops it."""
+    if not values:
+        return text
+
+    def clause(kind: str) -> str:
+        return "" if kind == "limit" and values[kind] == 0 else f"{_MODIFIERS[kind]} {values[kind]}"
+
+    return _rewrite(text, lambda code: [
+        (m.start(), m.end(), clause(kind)) for kind in values if (m := _MODIFIER[kind].search(code))
+    ])
 
 
 def fill_slots(text: str, values: Mapping[str, Bound]) -> str:
     """Each ``VALUES ?name { UNDEF }`` of a bound name, with the terms in N-Triples form."""
     if not values:
         return text
-    lines = text.split("\n")
-    stripped = _strip_comments(text).split("\n")
-    for i, line in enumerate(stripped):
-        spans = [m for m in _SLOT.finditer(line) if m.group(1) in values]
-        for m in reversed(spans):  # a comment-stripped line is a prefix of the line itself
-            value = values[m.group(1)]
-            terms = value if isinstance(value, tuple) else (value,)
-            block = f"VALUES ?{m.group(1)} {{ {' '.join(str(t) for t in terms)} }}"
-            lines[i] = lines[i][: m.start()] + block + lines[i][m.end():]
-    return "\n".join(lines)
+
+    def block(name: str) -> str:
+        terms = values[name] if isinstance(values[name], tuple) else (values[name],)
+        return f"VALUES ?{name} {{ {' '.join(str(t) for t in terms)} }}"
+
+    return _rewrite(text, lambda code: [
+        (m.start(), m.end(), block(m.group(1))) for m in _SLOT.finditer(code) if m.group(1) in values
+    ])
 
 
 # -- running -------------------------------------------------------------------------------

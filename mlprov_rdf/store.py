@@ -210,6 +210,21 @@ class Store:
             self.inner.update(_replace_update(g, quads))
         return len(quads)
 
+    def add_graphs(self, trig: str, graphs: list[str]) -> None:
+        """Add new named graphs from TriG text (no blank nodes), all in one atomic write.
+
+        Oxigraph's bulk loader sorts the quads in memory and hands each index its new
+        file in one RocksDB ingestion across every index, so the graphs are in the store
+        whole or not at all, without the read before each write that a transaction
+        makes. It splits an input of a million quads or more into several such writes,
+        so the text must stay below that (``ingest.BULK_QUADS`` a batch). ``graphs``
+        must not exist yet: a graph is replaced only by :meth:`replace_graph`.
+        """
+        existing = [g for g in graphs if self.has_graph(g)]
+        if existing:
+            raise ValueError(f"graphs exist already, replace them instead: {', '.join(existing)}")
+        self.inner.bulk_load(input=trig.encode("utf-8"), format=ox.RdfFormat.TRIG)
+
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
 

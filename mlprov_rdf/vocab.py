@@ -16,6 +16,18 @@ RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 SH = "http://www.w3.org/ns/shacl#"
 
+#: Direct properties that ingest writes on each run beside the settings and evaluations
+#: they summarise, so that a query over many runs reads a value in one lookup:
+#: ``<run> param:optimizer "Adam"``, ``<run> test:accuracy 0.97`` (see docs/data-model.md).
+PARAM = "https://w3id.org/mlprov/param#"
+METRIC = "https://w3id.org/mlprov/metric#"
+
+
+def metric_namespace(split: str | None) -> str:
+    """``https://w3id.org/mlprov/metric/test#`` for the test split; METRIC for none."""
+    return f"https://w3id.org/mlprov/metric/{split}#" if split else METRIC
+
+
 PREFIXES = {
     "prov": PROV,
     "p-plan": PPLAN,
@@ -27,6 +39,9 @@ PREFIXES = {
     "rdf": RDF,
     "rdfs": RDFS,
     "owl": OWL,
+    "param": PARAM,
+    "test": metric_namespace("test"),
+    "train": metric_namespace("train"),
 }
 
 #: Named graph that holds the project ontology inside a store.

@@ -18,16 +18,20 @@ def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(tmp_path
     location = StoreLocation(tmp_path / "store")
     image_plan = write_plan(all_tasks()["image-classification"], tmp_path / "digits.ttl")
     multiclass_plan = make_plan(tmp_path / "iris.ttl", epochs="5")
+    rows, columns = [], None
     for plan in (image_plan, multiclass_plan):
         outcome = run(plan, location)
         assert outcome.ok, outcome.error
-    result = CliRunner().invoke(main, ["query", "table1", "--format", "json", "--store", str(location.home)])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
-    rows = data["results"]["bindings"]
+        result = CliRunner().invoke(
+            main, ["query", "table1", "-p", f"run={outcome.run}", "--format", "json", "--store", str(location.home)]
+        )
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.output)
+        columns = data["head"]["vars"]
+        rows += data["results"]["bindings"]
     assert len(rows) == 2
     for row in rows:
-        missing = [v for v in data["head"]["vars"] if v not in row or row[v]["value"] == ""]
+        missing = [v for v in columns if v not in row or row[v]["value"] == ""]
         assert not missing, missing
     tasks = sorted(row["experiment_task"]["value"] for row in rows)
     assert tasks == ["ImageClassification", "MulticlassClassification"]

@@ -1,0 +1,146 @@
+"""Ingest of real journals: batches written whole, the same graphs as one run at a time, direct values."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from mlprov_rdf import ingest, vocab
+from mlprov_rdf.store import StoreLocation, open_store
+
+
+def _journal(executed_run) -> Path:
+    run = executed_run["outcome"].run
+    return executed_run["location"].journal_dir / f"{vocab.run_id_of(run)}.nt"
+
+
+def _copies(journal: Path, folder: Path, n: int) -> list[Path]:
+    """``n`` journals of distinct runs: the real journal with its run id replaced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = journal.read_text(encoding="utf-8")
+    run_id = journal.stem
+    paths = []
+    for i in range(n):
+        new_id = f"{run_id[:-8]}{i:08x}"
+        path = folder / f"{new_id}.nt"
+        path.write_text(text.replace(run_id, new_id), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _graph(store, graph: str) -> list[str]:
+    return sorted(str(q) for q in store.inner.quads_for_pattern(None, None, None, ox.NamedNode(graph)))
+
+
+def test_a_batch_gives_the_graphs_that_one_run_at_a_time_gives(executed_run, tmp_path):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 40)
+    batched, single = StoreLocation(tmp_path / "batched"), StoreLocation(tmp_path / "single")
+    with open_store(batched) as store:
+        results = ingest.ingest_journals(store, journals)
+    with open_store(single) as store:
+        for journal in journals:
+            ingest.ingest_journal(store, journal)
+    assert [r.journal for r in results] == journals
+    assert {r.status for r in results} == {"Completed"}
+    with open_store(batched) as a, open_store(single, create=False) as b:
+        for journal in journals:
+            graph = vocab.bundle_iri(journal.stem)
+            assert _graph(a, graph) == _graph(b, graph)
+            assert len(_graph(a, graph)) == results[0].triples
+
+
+def test_ingesting_a_batch_again_changes_nothing(executed_run, tmp_path):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 5)
+    location = StoreLocation(tmp_path / "store")
+    with open_store(location) as store:
+        ingest.ingest_journals(store, journals)
+        before = len(store.inner)
+        again = ingest.ingest_journals(store, journals + journals[:2])  # named twice: once
+        assert len(store.inner) == before
+    assert len(again) == 5
+
+
+def test_a_journal_with_a_damaged_line_is_ingested_without_it(executed_run, tmp_path):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 6)  # a batch, not a transaction each
+    for damaged, line in ((journals[1], "<urn:broken> this is not N-Triples ."),
+                          (journals[4], '<urn:broken> <urn:p> "a literal never closed .')):
+        lines = damaged.read_text(encoding="utf-8").split("\n")
+        lines.insert(10, line)
+        damaged.write_text("\n".join(lines), encoding="utf-8")
+    location = StoreLocation(tmp_path / "store")
+    with open_store(location) as store:
+        results = ingest.ingest_journals(store, journals)
+        assert {r.triples for r in results} == {results[0].triples}
+        assert len(list(store.inner.named_graphs())) == 6
+        assert not store.query("ASK { <urn:broken> ?p ?o }")
+
+
+def test_a_line_cut_off_at_the_end_is_dropped(executed_run, tmp_path):
+    (journal,) = _copies(_journal(executed_run), tmp_path / "journal", 1)
+    complete = ingest.prepare(journal)
+    with journal.open("a", encoding="utf-8") as f:
+        f.write('<urn:mlprov:run:x> <https://w3id.org/mlprov#status> "cut')
+    assert ingest.prepare(journal) == complete
+
+
+def test_direct_values_agree_with_the_settings_and_evaluations(executed_run):
+    run = executed_run["outcome"].run
+    with open_store(executed_run["location"]) as store:
+        settings = {
+            (s["name"].value, s["value"]) for s in store.query(f"""
+            PREFIX mls: <{vocab.MLS}> PREFIX mlprov: <{vocab.MLPROV}>
+            SELECT ?name ?value WHERE {{ <{run}> mls:hasInput ?s . ?s mlprov:parameterName ?name ; mls:hasValue ?value }}""")
+        }
+        direct = {
+            (s["p"].value[len(vocab.PARAM):], s["value"]) for s in store.query(
+                f"SELECT ?p ?value WHERE {{ <{run}> ?p ?value FILTER STRSTARTS(STR(?p), '{vocab.PARAM}') }}")
+        }
+        results = {(s["p"].value, s["value"]) for s in store.query(
+            f"SELECT ?p ?value WHERE {{ <{run}> ?p ?value FILTER STRSTARTS(STR(?p), 'https://w3id.org/mlprov/metric') }}")}
+        accuracy = store.query(f"""
+            PREFIX mls: <{vocab.MLS}> PREFIX mlprov: <{vocab.MLPROV}>
+            SELECT ?value WHERE {{ <{run}> mls:hasOutput ?e . ?e mls:specifiedBy mlprov:accuracy ;
+                mlprov:splitName "test" ; mls:hasValue ?value FILTER NOT EXISTS {{ ?e mlprov:forClass ?c }} }}""")
+    assert direct == settings and len(direct) > 20
+    assert (vocab.metric_namespace("test") + "accuracy", next(iter(accuracy))["value"]) in results
+    names = {p for p, _ in results}
+    assert vocab.metric_namespace("train") + "training_accuracy" in names
+    assert not any(p.endswith("training_loss") or p.endswith("#f1") for p in names)  # per epoch, per class
+
+
+_IMPORT = """
+import sys
+from pathlib import Path
+from mlprov_rdf import ingest
+from mlprov_rdf.store import StoreLocation, open_store
+with open_store(StoreLocation(Path(sys.argv[1]))) as store:
+    print("started", flush=True)
+    ingest.ingest_journals(store, sorted(Path(sys.argv[2]).glob("*.nt")))
+"""
+
+
+def test_a_killed_batch_import_leaves_only_whole_runs(executed_run, tmp_path):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 300)
+    expected = ingest.prepare(journals[0]).count
+    location = StoreLocation(tmp_path / "store")
+    proc = subprocess.Popen([sys.executable, "-c", _IMPORT, str(location.home), str(tmp_path / "journal")],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 60
+    while not any(p.suffix == ".ingested" for p in (tmp_path / "journal").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with open_store(location, create=False) as store:
+        graphs = [g.value for g in store.inner.named_graphs()]
+        sizes = {len(_graph(store, g)) for g in graphs}
+    assert 0 < len(graphs) < 300, "the import was killed part way"
+    assert sizes == {expected}
+    with open_store(location) as store:  # and the import, run again, completes it
+        ingest.ingest_journals(store, journals)
+        assert len(list(store.inner.named_graphs())) == 300
