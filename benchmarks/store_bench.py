@@ -417,6 +417,7 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
         for i in range(reps + warm):
             params = param_sets[i % len(param_sets)]
             text, subs = queries.prepare(query, params)  # the text mlprov sends: slots filled
+            _raw(store.inner, text, subs)  # untimed: this repetition's data in the page cache for both
             order = (0, 1) if i % 2 == 0 else (1, 0)
             for which in order:
                 t = time.perf_counter()
