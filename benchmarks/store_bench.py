@@ -9,13 +9,14 @@
    models, optimizers, learning rates, epochs ...), then ``_end_cell(None)``. Settings
    are recorded from a stand-in for the kernel's namespace. Journals land on disk,
    exactly as a kernel writes them.
-2. Ingests them into a fresh embedded store with ``ingest.ingest_journals`` (one
-   transaction per run) and, from a dump of that store, bulk-loads the same quads into
+2. Ingests them into a fresh embedded store with ``ingest.ingest_journals`` (batches,
+   each run whole or not at all) and, from a dump of that store, bulk-loads the same quads into
    a fresh pyoxigraph store (``Store.bulk_load``): triples per second for both, and the
    size on disk.
 3. Times every canned query in ``queries/`` (p50, p95) through mlprov
-   (``queries.run``) and on the raw ``pyoxigraph.Store`` (the same text and the same
-   substitutions), on the same open store; and on rdflib's in-memory ``Dataset`` for
+   (``queries.run``) and on the raw ``pyoxigraph.Store`` (the text mlprov prepared and
+   the same substitutions), on the same open store, after an untimed execution that
+   puts the repetition's data in the page cache for both; and on rdflib's in-memory ``Dataset`` for
    the first ``--rdflib-runs`` runs only, each query under ``--rdflib-timeout`` seconds.
    A query that takes a ``run``/``other`` parameter has scope ``run``, else ``all``; a
    query whose ``run`` is optional is timed both ways (``NAME`` and ``NAME (all runs)``).
