@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,7 +80,9 @@ _READ = re.compile(
 )
 #: Quads in one bulk write; well under the million at which Oxigraph's bulk loader
 #: splits its input into several writes (see :meth:`Store.add_graphs`).
-BULK_QUADS = 50_000
+BULK_QUADS = 100_000
+#: Bulk writes under way at once.
+WRITERS = 2
 JOURNAL_LINE = re.compile(r"^mlprov: recording run (\S+) \(journal: (.+\.nt)\)$", re.M)
 
 
@@ -339,9 +342,9 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
     """Many journals, each run written whole or not at all, as :func:`ingest_journal` does.
 
     On the embedded store, runs whose graphs do not exist yet go in batches of about
-    ``BULK_QUADS`` quads through :meth:`Store.add_graphs`, one atomic write a batch,
-    several times faster than a transaction a run; a run already in the store is
-    replaced in a transaction of its own. A server store gets one request a run.
+    ``BULK_QUADS`` quads through :meth:`Store.add_graphs`, one atomic write a batch and
+    ``WRITERS`` under way at once: several times faster than a transaction a run. A run
+    already in the store is replaced in a transaction of its own. A server store gets one request a run.
     Results come in the order of ``paths``; a journal named twice is ingested once.
     """
     unique = list(dict.fromkeys(Path(p) for p in paths))
@@ -350,16 +353,14 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
     results: dict[Path, IngestResult] = {}
     batch: list[PreparedRun] = []
     size = 0
-    # One batch is written (Oxigraph parses and sorts it without the GIL) while the next
-    # is read: on two cores, ingest then takes about as long as the writes alone.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlprov-ingest") as writer:
-        pending: Future | None = None
+    # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
+    # batch's parsing overlaps the other's sorting) while the next is read.
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
+        pending: deque[Future] = deque()
 
-        def collect() -> None:
-            nonlocal pending
-            if pending is not None:
-                results.update((r.journal, r) for r in pending.result())
-                pending = None
+        def collect(keep: int = 0) -> None:
+            while len(pending) > keep:
+                results.update((r.journal, r) for r in pending.popleft().result())
 
         for path in unique:
             prepared = prepare(path)
@@ -370,8 +371,8 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
             batch.append(prepared)
             size += prepared.count
             if size >= BULK_QUADS:
-                collect()
-                pending = writer.submit(_write_batch, store, batch, size)
+                collect(keep=WRITERS - 1)
+                pending.append(writers.submit(_write_batch, store, batch, size))
                 batch, size = [], 0
         collect()
     results.update((r.journal, r) for r in _write_batch(store, batch, size))
