@@ -134,6 +134,11 @@ def store_plan(store: Store, graph: rdflib.Graph, plan: Plan) -> None:
 Statement = tuple[str, str, str]
 
 
+def _line(statement: Statement) -> str:
+    """A statement as one N-Triples line, without its line break."""
+    return " ".join(statement) + " ."
+
+
 @dataclass(frozen=True)
 class PreparedRun:
     """A journal made ready for the store: the run graph as N-Triples lines, and the run's status."""
@@ -229,7 +234,7 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
 def with_direct_values(run: str, triples: list[ox.Triple]) -> list[ox.Triple]:
     """A run graph written other than from a journal (an import), with its direct values."""
     statements = [(str(t.subject), str(t.predicate), str(t.object)) for t in triples]
-    text = "".join(f"{s} {p} {o} .\n" for s, p, o in direct_values(statements, _nt(run)))
+    text = "".join(_line(st) + "\n" for st in direct_values(statements, _nt(run)))
     return triples + list(ox.parse(text, format=ox.RdfFormat.N_TRIPLES))
 
 
@@ -309,14 +314,14 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     if line_by_line:
         statements = _parse_lines(path, complete.split("\n"))
         finished = finish_run(statements, run)
-        lines = [f"{s} {p} {o} ." for s, p, o in statements if (s, p, o) not in finished.dropped]
+        lines = [_line(st) for st in statements if st not in finished.dropped]
     else:
         finished = finish_run(_READ.findall(complete), run)
         lines = complete.split("\n") if complete else []
         if finished.dropped:
-            drop = {f"{s} {p} {o} ." for s, p, o in finished.dropped}
+            drop = {_line(st) for st in finished.dropped}
             lines = [line for line in lines if line not in drop]
-    lines += [f"{s} {p} {o} ." for s, p, o in finished.derived]
+    lines += [_line(st) for st in finished.derived]
     body = "\n".join(lines) + "\n"
     return PreparedRun(path, run, vocab.bundle_iri(path.stem), body, len(set(lines)), finished.status)
 
@@ -344,8 +349,9 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
     On the embedded store, runs whose graphs do not exist yet go in batches of about
     ``BULK_QUADS`` quads through :meth:`Store.add_graphs`, one atomic write a batch and
     ``WRITERS`` under way at once: several times faster than a transaction a run. A run
-    already in the store is replaced in a transaction of its own. A server store gets one request a run.
-    Results come in the order of ``paths``; a journal named twice is ingested once.
+    already in the store is replaced in a transaction of its own. A server store gets
+    one request a run. Results come in the order of ``paths``; a journal named twice is
+    ingested once.
     """
     unique = list(dict.fromkeys(Path(p) for p in paths))
     if not isinstance(store, Store):
