@@ -52,6 +52,20 @@ def test_runs_and_query_formats_on_a_real_run(executed_run):
     assert sparql.exit_code == 0 and sparql.output.splitlines()[1] == "1"
 
 
+def test_runs_lists_a_page_of_runs(executed_run):
+    store = str(executed_run["location"].home)
+    runner = CliRunner()
+    first = json.loads(runner.invoke(main, ["runs", "--limit", "1", "--store", store, "--format", "json"]).output)
+    assert [b["run"]["value"] for b in first["results"]["bindings"]] == [executed_run["outcome"].run]
+    beyond = json.loads(runner.invoke(main, ["runs", "--offset", "1", "--store", store, "--format", "json"]).output)
+    assert beyond["results"]["bindings"] == []
+    assert runner.invoke(main, ["runs", "--limit", "-1", "--store", store]).exit_code == 2
+    bad = runner.invoke(main, ["query", "runs", "-p", "limit=x", "--store", store])
+    assert bad.exit_code == 2 and bad.stderr.strip().splitlines() == [
+        "mlprov: error: query runs: parameter limit: 'x' is not a whole number of rows (0 or more)"
+    ]
+
+
 def test_query_with_a_bad_parameter_or_syntax_is_one_line_and_exit_2(executed_run):
     store = str(executed_run["location"].home)
     runner = CliRunner()
