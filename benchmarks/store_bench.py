@@ -521,6 +521,9 @@ def main(argv: list[str] | None = None) -> int:
             location = StoreLocation(workdir / "mlprov-store")
             print(f"reusing {len(journals)} runs and the store in {workdir}", flush=True)
         else:
+            for leftover in ("journal", "mlprov-store", "pyoxigraph-bulk"):  # an earlier run's
+                shutil.rmtree(workdir / leftover, ignore_errors=True)
+            (workdir / "all.nq").unlink(missing_ok=True)
             print(f"making {args.runs} runs with the capture code in {workdir} ...", flush=True)
             plans = _plans(workdir)
             journals, make_s = make_runs(args.runs, workdir, plans, args.make_workers)

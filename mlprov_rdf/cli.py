@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ from .errors import UserError
 from .store import StoreLocation
 
 FORMATS = click.Choice(["table", "csv", "json"])
+#: Runs that ``mlprov ingest`` lists one a line; a larger import ends with a summary.
+INGEST_LINES = 20
 
 
 def _store_option(f):
@@ -143,11 +146,26 @@ def ingest(paths: tuple[Path, ...], store: str | None) -> None:
     PATHS are journal files, journal folders or executed notebooks; by default every
     new or grown journal in the store's journal folder.
     """
+    from tqdm import tqdm
+
     from .workflow import ingest_paths
 
-    results = ingest_paths(list(paths), _location(store))
-    for r in results:
+    with tqdm(total=None, unit="run", desc="ingesting", file=sys.stderr, disable=None) as bar:
+
+        def on_run(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        results = ingest_paths(list(paths), _location(store), on_run=on_run)
+    for r in results[:INGEST_LINES]:
         click.echo(f"{r.run}: {r.status.lower()}, {r.triples} triples")
+    if len(results) > INGEST_LINES:
+        statuses = Counter(r.status.lower() for r in results)
+        click.echo(
+            f"... and {len(results) - INGEST_LINES} more: {len(results)} runs "
+            f"({', '.join(f'{n} {status}' for status, n in sorted(statuses.items()))}), "
+            f"{sum(r.triples for r in results):,} triples"
+        )
     if not results:
         click.echo("nothing new to ingest")
 

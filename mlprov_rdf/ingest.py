@@ -22,12 +22,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import pyoxigraph as ox
 import rdflib
 
 from . import vocab
+from .errors import UserError
 from .plan import Plan
 from .resources import ontology_dir
 from .store import RemoteStore, Store
@@ -71,18 +72,15 @@ FUNCTIONAL = {
     _nt(vocab.MLPROV + "sha256"),
     _nt(vocab.MLPROV + "sampleCount"),
 }
-#: Journal lines whose terms ingest reads: an IRI, one of these predicates, the object.
-_READ = re.compile(
-    r"^(<[^>\s]*>) ("
-    + "|".join(re.escape(p) for p in sorted(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT}))
-    + r") (.+) \.$",
-    re.MULTILINE,
-)
-#: Quads in one bulk write; well under the million at which Oxigraph's bulk loader
-#: splits its input into several writes (see :meth:`Store.add_graphs`).
+#: Predicates of the journal lines whose terms ingest reads.
+_READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT})
+#: Quads in one bulk write (see :meth:`Store.add_graphs`): enough that RocksDB gets few
+#: files, few enough that reading the next batch overlaps writing this one.
 BULK_QUADS = 100_000
 #: Bulk writes under way at once.
 WRITERS = 2
+#: A journal's name is its run's id, which becomes part of IRIs.
+_RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 JOURNAL_LINE = re.compile(r"^mlprov: recording run (\S+) \(journal: (.+\.nt)\)$", re.M)
 
 
@@ -154,12 +152,13 @@ class PreparedRun:
     def has_blank_nodes(self) -> bool:
         return "_:" in self.body  # or a literal that holds "_:": then it merely takes the update path
 
-    def trig(self) -> str:
-        """The run graph as one TriG graph block."""
-        return f"<{self.graph}> {{\n{self.body}}}\n"
+    def trig(self) -> tuple[str, str, str]:
+        """The run graph as one TriG graph block, in parts: a batch joins them with no
+        copy of each body."""
+        return f"<{self.graph}> {{\n", self.body, "}\n"
 
     def quads(self) -> list[ox.Quad]:
-        return list(ox.parse(self.trig(), format=ox.RdfFormat.TRIG))
+        return list(ox.parse("".join(self.trig()), format=ox.RdfFormat.TRIG))
 
 
 @dataclass(frozen=True)
@@ -169,6 +168,18 @@ class Finished:
     dropped: frozenset[Statement]  # superseded values, and the run's status as the kernel saw it
     derived: list[Statement]  # status, ends, direct values, the bundle's own description
     status: str  # Completed | Failed | Interrupted
+
+
+def _read(lines: list[str]) -> list[Statement]:
+    """The statements of the lines whose predicates ingest reads (``_READ``), split at the
+    first two spaces: an IRI or blank node has none, so the rest is the object."""
+    statements: list[Statement] = []
+    for line in lines:
+        s, _, rest = line.partition(" ")
+        p, _, o = rest.partition(" ")
+        if p in _READ and s[:1] == "<" and o[-2:] == " .":
+            statements.append((s, p, o[:-2]))
+    return statements
 
 
 def _parse_lines(path: Path, lines: list[str]) -> list[Statement]:
@@ -219,7 +230,7 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
     for node in sorted(set(inputs)):
         f = facts.get(node, {})
         if PARAMETER_NAME in f and HAS_VALUE in f:
-            out.append((run, _nt(vocab.PARAM + _lexical(f[PARAMETER_NAME])), f[HAS_VALUE]))
+            out.append((run, _nt(vocab.param_property(_lexical(f[PARAMETER_NAME]))), f[HAS_VALUE]))
     for node in sorted(set(outputs)):
         f = facts.get(node, {})
         measure = f.get(SPECIFIED_BY)
@@ -245,7 +256,7 @@ def _time(literal: str) -> datetime:
 def finish_run(statements: list[Statement], run_iri: str) -> Finished:
     """Derive status, end, duration and the direct values from the journal's statements.
 
-    ``statements`` may be only those with the predicates this reads (``_READ``).
+    ``statements`` may be only those with the predicates in ``_READ``.
     """
     run = _nt(run_iri)
     planned_done = False
@@ -297,6 +308,13 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
     return Finished(frozenset(dropped), derived, status[1:-1].rsplit("#", 1)[1])
 
 
+def _checked_name(path: Path) -> Path:
+    if not _RUN_ID.fullmatch(path.stem):
+        raise UserError(f"{path}: not named as mlprov names journals (RUN-ID.nt, letters, digits, '.', '_' or '-'); "
+                        "give it back the name its run wrote")
+    return path
+
+
 def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     """One journal, read and finished; a line cut off by a killed kernel is dropped.
 
@@ -306,24 +324,25 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     With ``line_by_line`` (a journal that did not parse) every line goes through that
     parser first, and a line it cannot read is skipped with a warning.
     """
-    path = Path(path)
+    path = _checked_name(Path(path))
     run = vocab.run_iri(path.stem)
     complete, _, cut = path.read_text(encoding="utf-8").rpartition("\n")
     if cut:
         log.warning("%s: dropped a line cut off at the end: %.80s", path, cut)
+    lines = complete.split("\n") if complete else []
     if line_by_line:
-        statements = _parse_lines(path, complete.split("\n"))
+        statements = _parse_lines(path, lines)
         finished = finish_run(statements, run)
         lines = [_line(st) for st in statements if st not in finished.dropped]
     else:
-        finished = finish_run(_READ.findall(complete), run)
-        lines = complete.split("\n") if complete else []
+        finished = finish_run(_read(lines), run)
         if finished.dropped:
             drop = {_line(st) for st in finished.dropped}
             lines = [line for line in lines if line not in drop]
-    lines += [_line(st) for st in finished.derived]
-    body = "\n".join(lines) + "\n"
-    return PreparedRun(path, run, vocab.bundle_iri(path.stem), body, len(set(lines)), finished.status)
+    derived = [_line(st) for st in finished.derived]
+    count = len(set(lines).union(derived))
+    body = "\n".join(lines + derived) + "\n"
+    return PreparedRun(path, run, vocab.bundle_iri(path.stem), body, count, finished.status)
 
 
 def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
@@ -343,7 +362,9 @@ def ingest_journal(store: Store | RemoteStore, path: Path) -> IngestResult:
     return _write(store, prepare(path))
 
 
-def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[IngestResult]:
+def ingest_journals(
+    store: Store | RemoteStore, paths: Iterable[Path], *, on_run: Callable[[int, int], None] | None = None
+) -> list[IngestResult]:
     """Many journals, each run written whole or not at all, as :func:`ingest_journal` does.
 
     On the embedded store, runs whose graphs do not exist yet go in batches of about
@@ -351,12 +372,20 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
     ``WRITERS`` under way at once: several times faster than a transaction a run. A run
     already in the store is replaced in a transaction of its own. A server store gets
     one request a run. Results come in the order of ``paths``; a journal named twice is
-    ingested once.
+    ingested once. ``on_run(done, total)`` is called as runs reach the store.
     """
-    unique = list(dict.fromkeys(Path(p) for p in paths))
-    if not isinstance(store, Store):
-        return [ingest_journal(store, p) for p in unique]
+    unique = list(dict.fromkeys(_checked_name(Path(p)) for p in paths))  # all, before any is written
     results: dict[Path, IngestResult] = {}
+
+    def done(written: Iterable[IngestResult]) -> None:
+        results.update((r.journal, r) for r in written)
+        if on_run is not None:
+            on_run(len(results), len(unique))
+
+    if not isinstance(store, Store):
+        for path in unique:
+            done([ingest_journal(store, path)])
+        return [results[p] for p in unique]
     batch: list[PreparedRun] = []
     size = 0
     # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
@@ -366,13 +395,13 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
 
         def collect(keep: int = 0) -> None:
             while len(pending) > keep:
-                results.update((r.journal, r) for r in pending.popleft().result())
+                done(pending.popleft().result())
 
         for path in unique:
             prepared = prepare(path)
             if prepared.has_blank_nodes or store.has_graph(prepared.graph):
                 collect()
-                results[path] = _write(store, prepared)
+                done([_write(store, prepared)])
                 continue
             batch.append(prepared)
             size += prepared.count
@@ -381,7 +410,7 @@ def ingest_journals(store: Store | RemoteStore, paths: Iterable[Path]) -> list[I
                 pending.append(writers.submit(_write_batch, store, batch, size))
                 batch, size = [], 0
         collect()
-    results.update((r.journal, r) for r in _write_batch(store, batch, size))
+    done(_write_batch(store, batch, size))
     return [results[p] for p in unique]
 
 
@@ -391,7 +420,7 @@ def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[Inge
     if size < BULK_QUADS // 10:
         return [_write(store, p) for p in batch]
     try:
-        store.add_graphs("".join(p.trig() for p in batch), [p.graph for p in batch])
+        store.add_graphs("".join(part for p in batch for part in p.trig()), [p.graph for p in batch])
     except SyntaxError as error:  # a journal line the quick reading let through
         log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch), error)
         return [_write(store, p) for p in batch]

@@ -213,17 +213,17 @@ class Store:
     def add_graphs(self, trig: str, graphs: list[str]) -> None:
         """Add new named graphs from TriG text (no blank nodes), all in one atomic write.
 
-        Oxigraph's bulk loader sorts the quads in memory and hands each index its new
-        file in one RocksDB ingestion across every index, so the graphs are in the store
-        whole or not at all, without the read before each write that a transaction
-        makes. It splits an input of a million quads or more into several such writes,
-        so the text must stay below that (``ingest.BULK_QUADS`` a batch). ``graphs``
+        Oxigraph's bulk loader sorts the quads into new files beside the database and
+        hands them all to RocksDB in one ingestion at the end, so the graphs are in the
+        store whole or not at all, without the read before each write that a transaction
+        makes: a load that fails to parse or is killed leaves nothing in the store (the
+        files a killed one leaves behind are removed by :func:`open_store`). ``graphs``
         must not exist yet: a graph is replaced only by :meth:`replace_graph`.
         """
         existing = [g for g in graphs if self.has_graph(g)]
         if existing:
             raise ValueError(f"graphs exist already, replace them instead: {', '.join(existing)}")
-        self.inner.bulk_load(input=trig.encode("utf-8"), format=ox.RdfFormat.TRIG)
+        self.inner.bulk_load(input=trig, format=ox.RdfFormat.TRIG)
 
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
@@ -614,6 +614,18 @@ def bind_values(sparql: str, substitutions: Mapping[str, Term]) -> str:
 # -- opening -------------------------------------------------------------------------
 
 
+def _remove_unfinished_bulk_loads(db: Path) -> None:
+    """Delete the sorted files of bulk loads killed before they were ingested.
+
+    Oxigraph writes them into the database folder as ``bulk-*.sst`` and RocksDB never
+    reads or removes them. Only the process that holds the database open for writing
+    can be loading, and that is this one, before its first write.
+    """
+    for orphan in db.glob("bulk-*.sst"):
+        log.warning("%s: removing %s, left by an import that was killed", db, orphan.name)
+        orphan.unlink(missing_ok=True)
+
+
 @contextmanager
 def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 120.0) -> Iterator[Store | RemoteStore]:
     """Open the store for one job, waiting while another process holds it."""
@@ -651,6 +663,7 @@ def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 
             log.debug("store busy, retrying in %.2f s", delay)
             time.sleep(delay + random.uniform(0, delay))
             delay = min(delay * 2, 1.0)
+    _remove_unfinished_bulk_loads(db)
     store = Store(location, inner)
     del inner
     try:

@@ -4,6 +4,8 @@ Plain strings on purpose: the kernel-side capture module imports this, and it
 must not pull in rdflib.
 """
 
+from urllib.parse import quote
+
 PROV = "http://www.w3.org/ns/prov#"
 PPLAN = "http://purl.org/net/p-plan#"
 REPR = "https://w3id.org/reproduceme#"
@@ -23,9 +25,17 @@ PARAM = "https://w3id.org/mlprov/param#"
 METRIC = "https://w3id.org/mlprov/metric#"
 
 
+def param_property(name: str) -> str:
+    """``param:NAME``; a name with characters an IRI cannot hold has them percent-encoded."""
+    return PARAM + quote(name, safe="")
+
+
 def metric_namespace(split: str | None) -> str:
-    """``https://w3id.org/mlprov/metric/test#`` for the test split; METRIC for none."""
-    return f"https://w3id.org/mlprov/metric/{split}#" if split else METRIC
+    """``https://w3id.org/mlprov/metric/test#`` for the test split; METRIC for none.
+
+    A split named ``hold out`` gets ``metric/hold%20out#``.
+    """
+    return f"https://w3id.org/mlprov/metric/{quote(split, safe='')}#" if split else METRIC
 
 
 PREFIXES = {

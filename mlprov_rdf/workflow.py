@@ -91,7 +91,9 @@ def run(
     return RunOutcome(result.run, result.status, execution.ok and result.status == "Completed", execution.error, output)
 
 
-def ingest_paths(paths: list[Path], location: StoreLocation) -> list[ingest.IngestResult]:
+def ingest_paths(
+    paths: list[Path], location: StoreLocation, *, on_run: Callable[[int, int], None] | None = None
+) -> list[ingest.IngestResult]:
     """Journals named directly, found in folders, or announced by executed notebooks."""
     journals: list[Path] = []
     for path in paths or [location.journal_dir]:
@@ -111,4 +113,4 @@ def ingest_paths(paths: list[Path], location: StoreLocation) -> list[ingest.Inge
     if missing:
         raise UserError(f"{missing[0]}: journal not found; was the notebook run on another machine?")
     with open_store(location) as store:
-        return ingest.ingest_journals(store, journals)
+        return ingest.ingest_journals(store, journals, on_run=on_run)

@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 
 import pyoxigraph as ox
+import pytest
 
 from mlprov_rdf import ingest, vocab
+from mlprov_rdf.errors import UserError
 from mlprov_rdf.store import StoreLocation, open_store
 
 
@@ -113,6 +115,36 @@ def test_direct_values_agree_with_the_settings_and_evaluations(executed_run):
     assert not any(p.endswith("training_loss") or p.endswith("#f1") for p in names)  # per epoch, per class
 
 
+def test_a_split_or_setting_name_that_no_iri_can_hold_is_percent_encoded(executed_run, tmp_path):
+    (journal,) = _copies(_journal(executed_run), tmp_path / "journal", 1)
+    run = vocab.run_iri(journal.stem)
+    node, setting = f"{run}/metric/accuracy/hold-out", f"{run}/setting/odd"
+    with journal.open("a", encoding="utf-8") as f:
+        f.write(f"""<{run}> <{vocab.MLS}hasOutput> <{node}> .
+<{node}> <{vocab.MLS}specifiedBy> <{vocab.MLPROV}accuracy> .
+<{node}> <{vocab.MLS}hasValue> "0.5"^^<{vocab.XSD}double> .
+<{node}> <{vocab.MLPROV}splitName> "hold out" .
+<{run}> <{vocab.MLS}hasInput> <{setting}> .
+<{setting}> <{vocab.MLPROV}parameterName> "batch size/2" .
+<{setting}> <{vocab.MLS}hasValue> "16"^^<{vocab.XSD}integer> .
+""")
+    with open_store(StoreLocation(tmp_path / "store")) as store:
+        (result,) = ingest.ingest_journals(store, [journal])
+        assert result.status == "Completed"
+        values = {s["p"].value: s["v"].value for s in store.query(f"SELECT ?p ?v WHERE {{ <{run}> ?p ?v }}")}
+    assert values["https://w3id.org/mlprov/metric/hold%20out#accuracy"] == "0.5"
+    assert values[vocab.PARAM + "batch%20size%2F2"] == "16"
+
+
+def test_a_journal_whose_name_is_no_run_id_is_refused_before_anything_is_written(executed_run, tmp_path):
+    good, bad = _copies(_journal(executed_run), tmp_path / "journal", 2)
+    bad = bad.rename(bad.with_name("my run.nt"))
+    with open_store(StoreLocation(tmp_path / "store")) as store:
+        with pytest.raises(UserError, match="my run.nt: not named as mlprov names journals"):
+            ingest.ingest_journals(store, [good, bad])
+        assert not list(store.inner.named_graphs())
+
+
 _IMPORT = """
 import sys
 from pathlib import Path
@@ -144,3 +176,18 @@ def test_a_killed_batch_import_leaves_only_whole_runs(executed_run, tmp_path):
     with open_store(location) as store:  # and the import, run again, completes it
         ingest.ingest_journals(store, journals)
         assert len(list(store.inner.named_graphs())) == 300
+
+
+def test_mlprov_ingest_lists_twenty_runs_then_sums_up_the_rest(executed_run, tmp_path):
+    from click.testing import CliRunner
+
+    from mlprov_rdf.cli import INGEST_LINES, main
+
+    journals = _copies(_journal(executed_run), tmp_path / "journal", INGEST_LINES + 5)
+    triples = ingest.prepare(journals[0]).count
+    result = CliRunner().invoke(main, ["ingest", str(tmp_path / "journal"), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == INGEST_LINES + 1
+    assert lines[0] == f"{vocab.run_iri(journals[0].stem)}: completed, {triples} triples"
+    assert lines[-1] == f"... and 5 more: {INGEST_LINES + 5} runs (25 completed), {triples * 25:,} triples"

@@ -71,3 +71,29 @@ def test_missing_store_is_reported_not_created(tmp_path):
         with open_store(StoreLocation(tmp_path / "none"), create=False):
             pass
     assert not (tmp_path / "none").exists()
+
+
+LOAD = """
+import sys
+from pathlib import Path
+from mlprov_rdf.store import StoreLocation, open_store
+quads = "".join(f'<urn:s{i}> <urn:p> "{i}" .\\n' for i in range(1_500_000))
+with open_store(StoreLocation(Path(sys.argv[1]))) as store:
+    print("loading", flush=True)
+    store.add_graphs(f"<urn:g> {{\\n{quads}}}\\n", ["urn:g"])
+"""
+
+
+def test_a_bulk_load_killed_part_way_leaves_nothing_and_its_files_are_removed(tmp_path):
+    location = StoreLocation(tmp_path / "s")
+    proc = subprocess.Popen([sys.executable, "-c", LOAD, str(location.home)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "loading"
+    deadline = time.monotonic() + 60
+    while not list(location.database.glob("bulk-*.sst")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    assert list(location.database.glob("bulk-*.sst")), "the load was killed while it wrote its files"
+    with open_store(location, create=False) as store:
+        assert not list(location.database.glob("bulk-*.sst"))
+        assert len(store.inner) == 0
