@@ -309,6 +309,8 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
 
 
 def _checked_name(path: Path) -> Path:
+    """The journal's path, if its name is a run id: checked where journals come in."""
+    path = Path(path)
     if not _RUN_ID.fullmatch(path.stem):
         raise UserError(f"{path}: not named as mlprov names journals (RUN-ID.nt, letters, digits, '.', '_' or '-'); "
                         "give it back the name its run wrote")
@@ -324,7 +326,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     With ``line_by_line`` (a journal that did not parse) every line goes through that
     parser first, and a line it cannot read is skipped with a warning.
     """
-    path = _checked_name(Path(path))
+    path = Path(path)
     run = vocab.run_iri(path.stem)
     complete, _, cut = path.read_text(encoding="utf-8").rpartition("\n")
     if cut:
@@ -351,7 +353,11 @@ def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
     except SyntaxError:  # a line that looked whole but is not N-Triples: read line by line
         prepared = prepare(prepared.journal, line_by_line=True)
         quads = prepared.quads()
-    count = store.replace_graph(prepared.graph, quads)
+    return _recorded(prepared, store.replace_graph(prepared.graph, quads))
+
+
+def _recorded(prepared: PreparedRun, count: int) -> IngestResult:
+    """A run now in the store: its journal marked as ingested, and the result."""
     _mark_ingested(prepared.journal)
     log.info("ingested %s: %s, %d triples", prepared.run, prepared.status, count)
     return IngestResult(prepared.run, prepared.status, count, prepared.journal)
@@ -359,7 +365,7 @@ def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
 
 def ingest_journal(store: Store | RemoteStore, path: Path) -> IngestResult:
     """One journal into its run's named graph: one transaction, idempotent."""
-    return _write(store, prepare(path))
+    return _write(store, prepare(_checked_name(path)))
 
 
 def ingest_journals(
@@ -374,7 +380,7 @@ def ingest_journals(
     one request a run. Results come in the order of ``paths``; a journal named twice is
     ingested once. ``on_run(done, total)`` is called as runs reach the store.
     """
-    unique = list(dict.fromkeys(_checked_name(Path(p)) for p in paths))  # all, before any is written
+    unique = list(dict.fromkeys(_checked_name(p) for p in paths))  # all, before any is written
     results: dict[Path, IngestResult] = {}
 
     def done(written: Iterable[IngestResult]) -> None:
@@ -384,7 +390,7 @@ def ingest_journals(
 
     if not isinstance(store, Store):
         for path in unique:
-            done([ingest_journal(store, path)])
+            done([_write(store, prepare(path))])
         return [results[p] for p in unique]
     batch: list[PreparedRun] = []
     size = 0
@@ -424,10 +430,7 @@ def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[Inge
     except SyntaxError as error:  # a journal line the quick reading let through
         log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch), error)
         return [_write(store, p) for p in batch]
-    for p in batch:
-        _mark_ingested(p.journal)
-        log.info("ingested %s: %s, %d triples", p.run, p.status, p.count)
-    return [IngestResult(p.run, p.status, p.count, p.journal) for p in batch]
+    return [_recorded(p, p.count) for p in batch]
 
 
 def _marker(path: Path) -> Path:

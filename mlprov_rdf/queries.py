@@ -60,8 +60,8 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
 from decimal import Decimal, InvalidOperation
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
