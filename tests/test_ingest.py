@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from click.testing import CliRunner
 
 from mlprov_rdf import ingest, vocab
+from mlprov_rdf.cli import INGEST_LINES, main
 from mlprov_rdf.errors import UserError
 from mlprov_rdf.store import StoreLocation, open_store
 
@@ -42,13 +44,15 @@ def _graph(store, graph: str) -> list[str]:
 def test_a_batch_gives_the_graphs_that_one_run_at_a_time_gives(executed_run, tmp_path):
     journals = _copies(_journal(executed_run), tmp_path / "journal", 40)
     batched, single = StoreLocation(tmp_path / "batched"), StoreLocation(tmp_path / "single")
+    progress = []
     with open_store(batched) as store:
-        results = ingest.ingest_journals(store, journals)
+        results = ingest.ingest_journals(store, journals, on_run=lambda done, total: progress.append((done, total)))
     with open_store(single) as store:
         for journal in journals:
             ingest.ingest_journal(store, journal)
     assert [r.journal for r in results] == journals
     assert {r.status for r in results} == {"Completed"}
+    assert progress[-1] == (40, 40) and [d for d, _ in progress] == sorted(d for d, _ in progress)
     with open_store(batched) as a, open_store(single, create=False) as b:
         for journal in journals:
             graph = vocab.bundle_iri(journal.stem)
@@ -143,6 +147,9 @@ def test_a_journal_whose_name_is_no_run_id_is_refused_before_anything_is_written
         with pytest.raises(UserError, match="my run.nt: not named as mlprov names journals"):
             ingest.ingest_journals(store, [good, bad])
         assert not list(store.inner.named_graphs())
+    result = CliRunner().invoke(main, ["ingest", str(good), str(bad), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "my run.nt: not named as mlprov names journals" in result.stderr
 
 
 _IMPORT = """
@@ -179,10 +186,6 @@ def test_a_killed_batch_import_leaves_only_whole_runs(executed_run, tmp_path):
 
 
 def test_mlprov_ingest_lists_twenty_runs_then_sums_up_the_rest(executed_run, tmp_path):
-    from click.testing import CliRunner
-
-    from mlprov_rdf.cli import INGEST_LINES, main
-
     journals = _copies(_journal(executed_run), tmp_path / "journal", INGEST_LINES + 5)
     triples = ingest.prepare(journals[0]).count
     result = CliRunner().invoke(main, ["ingest", str(tmp_path / "journal"), "--store", str(tmp_path / "store")])
