@@ -20,8 +20,10 @@ them, never pasted into the query. Results come back as a DataFrame of Python va
 numbers as numbers, booleans as booleans, date-times as pandas Timestamps (UTC), IRIs and
 other literals as strings, unbound values as None (NaN in a numeric column).
 
-The store stays open, and locked for other processes, until the ``with`` block ends:
-keep the block short, and close it before running a notebook with ``mlprov run``.
+Each query runs in a child process that opens the store, answers and exits: it is
+stopped after ``timeout`` seconds (60 by default; a ``QueryTimeout``) or on Ctrl-C, and
+nothing holds the store between queries, so ``mlprov run`` can write while the block is
+open. Updates are refused, and so are ``SERVICE`` clauses unless ``allow_service=True``.
 
 This module imports pandas; ``mlprov_rdf`` itself stays import-free, because the
 kernel-side capture module lives in the package.
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from . import queries
 from .diff import RunDiff, diff_runs
+from .stoppable_query import DEFAULT_TIMEOUT_S
 from .store import StoreLocation
 from .store import open_store as _open_store
 
@@ -47,27 +50,25 @@ __all__ = ["Provenance", "open", "open_store"]
 class Provenance:
     """An open store, queried from Python. Get one from :func:`open_store`."""
 
-    def __init__(self, store: Any):
-        self.store = store
+    def __init__(self, location: StoreLocation):
+        self.location = location
 
-    @property
-    def location(self) -> StoreLocation:
-        return self.store.location
-
-    def query(self, name_or_sparql: str, **params: Any) -> "pandas.DataFrame":
+    def query(self, name_or_sparql: str, *, timeout: float = DEFAULT_TIMEOUT_S, allow_service: bool = False,
+              **params: Any) -> "pandas.DataFrame":
         """A library query by name, a ``.rq`` file or SPARQL text, as a DataFrame.
 
         A parameter given ``None`` counts as not given. A CONSTRUCT query gives the
         columns subject, predicate and object; an ASK query one column, ``boolean``.
+        ``timeout``: seconds before the query is stopped with a ``QueryTimeout``.
         """
-        canned = queries.resolve(name_or_sparql)
-        result = queries.run(self.store, canned, {k: v for k, v in params.items() if v is not None})
-        return queries.to_dataframe(result)
+        return queries.to_dataframe(self.result(name_or_sparql, timeout=timeout, allow_service=allow_service, **params))
 
-    def result(self, name_or_sparql: str, **params: Any) -> queries.QueryResult:
+    def result(self, name_or_sparql: str, *, timeout: float = DEFAULT_TIMEOUT_S, allow_service: bool = False,
+               **params: Any) -> queries.QueryResult:
         """The same, as RDF terms (pyoxigraph), for code that wants the terms themselves."""
         canned = queries.resolve(name_or_sparql)
-        return queries.run(self.store, canned, {k: v for k, v in params.items() if v is not None})
+        return queries.run_stoppable(self.location, canned, {k: v for k, v in params.items() if v is not None},
+                                     timeout_s=timeout, allow_service=allow_service)
 
     def runs(self) -> "pandas.DataFrame":
         """Every recorded run, newest first: plan, status, start, duration, test accuracy."""
@@ -75,7 +76,8 @@ class Provenance:
 
     def diff(self, run_a: str, run_b: str) -> RunDiff:
         """What differs between two runs (IRIs or bare run ids), aligned by plan step."""
-        return diff_runs(self.store, run_a, run_b)
+        with _open_store(self.location, create=False, read_only=True) as store:
+            return diff_runs(store, run_a, run_b)
 
     @staticmethod
     def library() -> "pandas.DataFrame":
@@ -99,11 +101,13 @@ def open_store(store: str | os.PathLike | StoreLocation | None = None, *, wait_s
     """Open a store for reading: a folder, a SPARQL server URL, or a StoreLocation.
 
     Left out, the store is ``MLPROV_STORE`` or ``.mlprov/`` in the working directory, as
-    for the ``mlprov`` command. A folder without a store is an error, not a new store.
+    for the ``mlprov`` command. A folder without a store is an error, not a new store:
+    the store is opened once here to say so, then closed; each query opens it again.
     """
     location = store if isinstance(store, StoreLocation) else StoreLocation.resolve(store)
-    with _open_store(location, create=False, wait_s=wait_s) as opened:
-        yield Provenance(opened)
+    with _open_store(location, create=False, read_only=True, wait_s=wait_s):
+        pass
+    yield Provenance(location)
 
 
 #: ``mlprov_rdf.api.open(...)`` reads like the built-in ``open``: the same function.

@@ -33,6 +33,7 @@ import rdflib
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node as RdfNode
 
+from .arguments import PAGE_MARKER, run_or_iri, write_output
 from .errors import UserError
 from .vocab import (
     AGENT_BASE,
@@ -49,7 +50,6 @@ from .vocab import (
     REPR,
     RUN_BASE,
     bundle_iri,
-    run_iri,
 )
 
 log = logging.getLogger(__name__)
@@ -191,11 +191,7 @@ def collect(store, iri: str) -> rdflib.Graph:
     A bundle IRI or a bare run id are taken as the run too, because that is what users copy
     out of 'mlprov runs'.
     """
-    iri = iri.strip()
-    if iri.startswith(BUNDLE_BASE):
-        iri = RUN_BASE + iri[len(BUNDLE_BASE):]
-    elif ":" not in iri and iri:
-        iri = run_iri(iri)
+    iri = run_or_iri(iri, argument="IRI")
     graph = rdflib.Graph()
     if iri.startswith(RUN_BASE):
         bundle = bundle_iri(iri[len(RUN_BASE):])
@@ -231,9 +227,7 @@ def write_html(graph: rdflib.Graph, focus: str, path: Path, title: str | None = 
     net = view.network()
     page_title = title or f"mlprov: {view.label_of(focus)}"
     page = _page(net, page_title, focus, view)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8", newline="\n")
+    path = write_output(Path(path), page.encode("utf-8"))
     kinds: dict[str, int] = defaultdict(int)
     for node in view.nodes.values():
         kinds[node.kind] += 1
@@ -1425,7 +1419,7 @@ def _page(net, title: str, focus: str | None, view: _View) -> str:
         f'<div class="mp-legend">{chips}'
         '<span class="mp-note">red border: failed</span></div></div></div>'
     )
-    head = f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n<script>{_HEAD_SCRIPT}</script>\n"
+    head = f"{PAGE_MARKER}\n<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n<script>{_HEAD_SCRIPT}</script>\n"
     page = page.replace("<head>", "<head>\n" + head, 1)
     page = page.replace("<body>", "<body>\n" + header, 1)
     page = _replace_last(page, "</body>", f"<script>{_BODY_SCRIPT}</script>\n</body>")

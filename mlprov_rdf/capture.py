@@ -22,6 +22,7 @@ import re
 import secrets
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,6 +44,14 @@ from .vocab import (
     XSD,
     run_iri,
 )
+
+#: The longest literal (characters of its N-Triples form) a journal line holds. A longer
+#: value (a huge cell, error or logged string) goes to a file beside the journal, with its
+#: sha256 and size, and the line gets a preview: Oxigraph parses no statement over 16 MiB,
+#: and a value of up to 4 MiB of UTF-8 stays clear of that.
+LARGE_VALUE_CHARS = 1 << 20
+#: Characters of a large value kept in its preview literal.
+PREVIEW_CHARS = 1000
 
 _STEP_LINE = re.compile(re.escape(STEP_MARKER) + r"'([^'\\]+)' \(generated code sha256 ([0-9a-f]{12})\)$")
 _TYPE = f"<{RDF}type>"
@@ -81,6 +90,70 @@ def _lit(value: Any) -> str:
     if value is None:
         return '"default"'
     return f'"{_escape(str(value))}"'
+
+
+_ECHAR = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S)
+
+
+def literal_text(literal: str) -> str:
+    """The lexical form of an N-Triples literal, unescaped: what the value was."""
+    lexical = literal[1 : literal.rindex('"')]
+    if "\\" not in lexical:
+        return lexical
+    return _ESCAPE.sub(lambda m: chr(int(m[1] or m[2], 16)) if m[3] is None else _ECHAR.get(m[3], m[0]), lexical)
+
+
+@dataclass(frozen=True)
+class LargeValue:
+    """A literal too long for one journal line: a preview line in its place, lines that
+    describe the file holding the whole value, and that file's content."""
+
+    preview: str  # the statement with a preview literal, an N-Triples line without its line break
+    lines: tuple[str, ...]  # the file as an mlprov:Artifact of the run, linked by mlprov:valueFile
+    path: Path
+    data: bytes
+
+    def write(self) -> None:
+        """Write the file, unless it is there already: its name is its sha256."""
+        if self.path.is_file() and self.path.stat().st_size == len(self.data):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        try:
+            partial.write_bytes(self.data)
+            os.replace(partial, self.path)
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+def value_folder(journal: Path) -> Path:
+    """Where the large values of a journal's run are kept: ``RUN-ID.files`` beside it."""
+    return journal.with_name(journal.stem + ".files")
+
+
+def large_value(journal: Path, run: str, subject: str, predicate: str, literal: str) -> LargeValue:
+    """How ``<subject> <predicate> literal`` is recorded when the literal is over LARGE_VALUE_CHARS."""
+    text = literal_text(literal)
+    data = text.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(data).hexdigest()
+    suffix = ".json" if literal.endswith(f"^^<{RDF}JSON>") else ".txt"
+    path = (value_folder(journal) / (digest + suffix)).absolute()
+    node = f"{run}/value/{digest[:16]}"
+    name = predicate.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    statements = [
+        (subject, MLPROV + "valueFile", _iri(node)),
+        (node, RDF + "type", _iri(PROV + "Entity")),
+        (node, RDF + "type", _iri(MLPROV + "Artifact")),
+        (node, RDFS + "label", _lit(f"{name} in full ({len(data):,} bytes)")),
+        (node, MLPROV + "artifactKind", _lit("large value")),
+        (node, MLPROV + "ofProperty", _iri(predicate)),
+        (node, PROV + "atLocation", _iri(path.as_uri())),
+        (node, MLPROV + "sha256", _lit(digest)),
+        (node, MLPROV + "byteSize", _lit(len(data))),
+    ]
+    preview = f"<{subject}> <{predicate}> {_lit(text[:PREVIEW_CHARS] + '…')} ."
+    return LargeValue(preview, tuple(f"<{s}> <{p}> {o} ." for s, p, o in statements), path, data)
 
 
 def _jsonable(value: Any) -> Any:
@@ -169,6 +242,11 @@ class Run:
     # -- journal ---------------------------------------------------------------------
 
     def _add(self, subject: str, predicate: str, obj: str) -> None:
+        if len(obj) > LARGE_VALUE_CHARS:
+            value = large_value(self.journal_path, self.iri, subject, predicate, obj)
+            value.write()
+            self._buffer += [line + "\n" for line in (value.preview, *value.lines)]
+            return
         self._buffer.append(f"<{subject}> <{predicate}> {obj} .\n")
 
     def _type(self, subject: str, *classes: str) -> None:
@@ -337,7 +415,10 @@ class Run:
             if self._cell_step:
                 self._completed_steps.add(self._cell_step)
         else:
-            self._add(cell, MLPROV + "status", _iri(MLPROV + "Failed"))
+            # An interrupt (the frontend's stop button, mlprov run's Ctrl-C, SIGTERM or timeout)
+            # stops the cell, as a kernel cut off does; it is not the code's failure.
+            status = "Interrupted" if isinstance(error, KeyboardInterrupt) else "Failed"
+            self._add(cell, MLPROV + "status", _iri(MLPROV + status))
             self._add(cell, MLPROV + "error", _lit(f"{type(error).__name__}: {error}"[:2000]))
         self._describe_packages()
         self._describe_gpu()
@@ -521,8 +602,9 @@ class Run:
         node += f"/epoch/{int(epoch)}" if epoch is not None else ""
         self._buffer.append(
             f"<{node}> {_TYPE} <{PROV}Entity> .\n<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n"
-            f"<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n<{node}> <{MLS}hasValue> {_lit(value)} .\n"
+            f"<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n"
         )
+        self._add(node, MLS + "hasValue", _lit(value))
         if epoch is None:
             shown = f"{value:.4g}" if isinstance(value, numbers.Real) else "…"
             self._add(node, RDFS + "label", _lit(f"{name}{f' ({for_class})' if for_class is not None else ''} = {shown}"))

@@ -7,6 +7,7 @@ one line on stderr and never a traceback.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -37,6 +38,16 @@ def _location(store: str | None) -> StoreLocation:
     return StoreLocation.resolve(store)
 
 
+def _force_option(f):
+    return click.option("--force", is_flag=True, help="Replace the output file even if mlprov did not write it.")(f)
+
+
+def _terminated(signum: int, _frame) -> None:
+    """SIGTERM outside a kernel's run: one line, then exit 143 (finally blocks still run)."""
+    click.echo("mlprov: terminated (SIGTERM); nothing half-written is kept", err=True)
+    raise SystemExit(128 + signum)
+
+
 class _Group(click.Group):
     """Turns UserError into one line and exit 2, wherever it is raised."""
 
@@ -45,6 +56,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except UserError as error:
             click.echo(f"mlprov: error: {error}", err=True)
+            sys.exit(2)
+        except click.UsageError as error:  # a bad option value: the same one line, not click's three
+            command = f"mlprov {error.ctx.info_name}" if error.ctx is not None and error.ctx.parent is not None else "mlprov"
+            click.echo(f"mlprov: error: {' '.join(error.format_message().split()).rstrip('.')}; see '{command} --help'", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("mlprov: interrupted", err=True)
@@ -95,29 +110,36 @@ def validate(plan_file: Path) -> None:
 @main.command()
 @click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write [default: PLAN with .ipynb].")
+@_force_option
 @_store_option
-def generate(plan_file: Path, output: Path | None, store: str | None) -> None:
+def generate(plan_file: Path, output: Path | None, force: bool, store: str | None) -> None:
     """Validate PLAN, keep it in the store and write its notebook."""
     from .workflow import generate_notebook
 
     output = output or plan_file.with_suffix(".ipynb")
-    loaded = generate_notebook(plan_file, output, _location(store))
+    loaded = generate_notebook(plan_file, output, _location(store), force=force)
     click.echo(f"wrote {output} from plan <{loaded.plan.iri}>")
 
 
 @main.command("run")
 @click.argument("source", metavar="PLAN|NOTEBOOK", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the executed notebook.")
-@click.option("--timeout", type=int, default=None, help="Seconds a cell may run before it is stopped.")
+@click.option("--timeout", type=int, default=None, help="Seconds a cell may run before the run is stopped.")
+@_force_option
 @_store_option
-def run_command(source: Path, output: Path | None, timeout: int | None, store: str | None) -> None:
-    """Execute a plan's notebook (or a notebook) and record the run in the store."""
+def run_command(source: Path, output: Path | None, timeout: int | None, force: bool, store: str | None) -> None:
+    """Execute a plan's notebook (or a notebook) and record the run in the store.
+
+    Ctrl-C or SIGTERM stops the running cell, saves the notebook so far and stores the
+    run as interrupted (exit 130 or 143); --timeout does the same and exits 1.
+    """
     from tqdm import tqdm
 
     from . import queries
     from .store import open_store
     from .workflow import run
 
+    signal.signal(signal.SIGTERM, _terminated)  # while no kernel runs; execute stops one itself
     location = _location(store)
     with tqdm(total=None, unit="cell", desc="running", file=sys.stderr, disable=None) as bar:
 
@@ -125,13 +147,21 @@ def run_command(source: Path, output: Path | None, timeout: int | None, store: s
             bar.total = total
             bar.update(1)
 
-        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell)
+        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell, force=force)
+    if outcome.run is None:
+        click.echo(f"mlprov: run stopped ({outcome.error}) before it recorded anything; notebook saved to {outcome.notebook}",
+                   err=True)
+        sys.exit(outcome.stop.exit_code)
     click.echo(f"run {outcome.run}: {outcome.status.lower()}")
     click.echo(f"notebook: {outcome.notebook}")
     with open_store(location) as st:
         result = queries.run(st, queries.resolve("run-metrics"), {"run": outcome.run})
     if result.rows:
         click.echo(queries.to_table(result))
+    if outcome.stop is not None:
+        click.echo(f"mlprov: run stopped ({outcome.stop.reason}); stored as {outcome.status.lower()}, "
+                   f"notebook saved to {outcome.notebook}", err=True)
+        sys.exit(outcome.stop.exit_code)
     if not outcome.ok:
         click.echo(f"mlprov: the notebook failed: {outcome.error or outcome.status}", err=True)
         sys.exit(1)
@@ -144,19 +174,42 @@ def ingest(paths: tuple[Path, ...], store: str | None) -> None:
     """Record runs of notebooks executed outside mlprov (papermill, nbconvert, JupyterLab).
 
     PATHS are journal files, journal folders or executed notebooks; by default every
-    new or grown journal in the store's journal folder.
+    new or grown journal in the store's journal folder. A journal that cannot be stored
+    is named on stderr and left for the next ingest; the others are stored; exit 2.
     """
     from tqdm import tqdm
 
+    from .ingest import JournalsRefused
     from .workflow import ingest_paths
 
+    refusal = None
     with tqdm(total=None, unit="run", desc="ingesting", file=sys.stderr, disable=None) as bar:
 
         def on_run(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        results = ingest_paths(list(paths), _location(store), on_run=on_run)
+        try:
+            results = ingest_paths(list(paths), _location(store), on_run=on_run)
+        except JournalsRefused as error:
+            refusal, results = error, error.stored
+    if refusal is not None:
+        _print_ingested(results)
+        lines = [str(refusal)] if len(refusal.refused) == 1 else [
+            *map(str, refusal.refused),
+            f"{len(refusal.refused)} journals refused (above) and left for the next ingest; "
+            f"{len(results)} others stored",
+        ]
+        for line in lines:
+            click.echo(f"mlprov: error: {line}", err=True)
+        sys.exit(2)
+    _print_ingested(results)
+    if not results:
+        click.echo("nothing new to ingest")
+
+
+def _print_ingested(results: list) -> None:
+    """One line a run, then a summary past INGEST_LINES runs."""
     for r in results[:INGEST_LINES]:
         click.echo(f"{r.run}: {r.status.lower()}, {r.triples} triples")
     if len(results) > INGEST_LINES:
@@ -166,15 +219,24 @@ def ingest(paths: tuple[Path, ...], store: str | None) -> None:
             f"({', '.join(f'{n} {status}' for status, n in sorted(statuses.items()))}), "
             f"{sum(r.triples for r in results):,} triples"
         )
-    if not results:
-        click.echo("nothing new to ingest")
 
 
 def _print_result(result, fmt: str) -> None:
     from . import queries
 
     formatter = {"table": queries.to_table, "csv": queries.to_csv, "json": queries.to_sparql_json}[fmt]
-    click.echo(formatter(result), nl=fmt != "csv")
+    click.echo(formatter(result), nl=fmt != "csv", color=True)  # color: click would strip ANSI codes from CSV data
+    for note in result.notes:
+        click.echo(f"mlprov: note: {note}", err=True)
+
+
+def _timeout_option(f):
+    from .stoppable_query import DEFAULT_TIMEOUT_S
+
+    return click.option(
+        "--timeout", "timeout_s", type=float, default=DEFAULT_TIMEOUT_S, show_default=True, metavar="S",
+        help="Seconds the query may run; then it is stopped (exit 2) and the store is free again.",
+    )(f)
 
 
 @main.command()
@@ -183,14 +245,14 @@ def _print_result(result, fmt: str) -> None:
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
               help="How many of the newest runs to skip: --offset 100 shows the second page.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@_timeout_option
 @_store_option
-def runs(limit: int, offset: int, fmt: str, store: str | None) -> None:
+def runs(limit: int, offset: int, fmt: str, timeout_s: float, store: str | None) -> None:
     """List the recorded runs, newest first, a page at a time."""
     from . import queries
-    from .store import open_store
 
-    with open_store(_location(store), create=False) as st:
-        result = queries.run(st, queries.resolve("runs"), {"limit": limit, "offset": offset})
+    result = queries.run_stoppable(_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
+                                   timeout_s=timeout_s)
     _print_result(result, fmt)
 
 
@@ -199,11 +261,17 @@ def runs(limit: int, offset: int, fmt: str, store: str | None) -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter; repeatable.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--list", "list_", is_flag=True, help="List the canned queries and their parameters.")
+@_timeout_option
+@click.option("--allow-service", is_flag=True, help="Let a SERVICE clause send the query on to the server it names.")
 @_store_option
-def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, store: str | None) -> None:
-    """Run a canned query, a .rq file or SPARQL text over the store."""
+def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, timeout_s: float, allow_service: bool,
+          store: str | None) -> None:
+    """Run a canned query, a .rq file or SPARQL text over the store (read-only).
+
+    A parameter naming a run, plan or measure the store lacks is an error when the query
+    requires it, a note on stderr when it is optional; Ctrl-C stops the query (exit 130).
+    """
     from . import queries
-    from .store import open_store
 
     if list_:
         click.echo(queries.describe_library())
@@ -217,33 +285,36 @@ def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, stor
             raise UserError(f"--param {item}: write NAME=VALUE")
         raw[name.strip()] = value
     canned = queries.resolve(spec)
-    with open_store(_location(store), create=False) as st:
-        result = queries.run(st, canned, raw)
+    result = queries.run_stoppable(_location(store), canned, raw, timeout_s=timeout_s, allow_service=allow_service)
     _print_result(result, fmt)
 
 
 @main.command()
 @click.argument("plan_iri", metavar="PLAN_IRI")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write.")
+@_force_option
 @_store_option
-def regenerate(plan_iri: str, output: Path, store: str | None) -> None:
+def regenerate(plan_iri: str, output: Path, force: bool, store: str | None) -> None:
     """Rebuild a notebook from a plan stored in the store, byte for byte."""
     from .workflow import regenerate as regenerate_plan
 
-    regenerate_plan(plan_iri, output, _location(store))
-    click.echo(f"wrote {output} from stored plan <{plan_iri}>")
+    plan = regenerate_plan(plan_iri, output, _location(store), force=force)
+    click.echo(f"wrote {output} from stored plan <{plan.iri}>")
 
 
 @main.command()
 @click.argument("iri", metavar="IRI")
 @click.option("-o", "--output", default="graph.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@_force_option
 @_store_option
-def browse(iri: str, output: Path, store: str | None) -> None:
+def browse(iri: str, output: Path, force: bool, store: str | None) -> None:
     """Write an interactive graph (HTML) of a plan or a run."""
     from . import browse as browser
+    from .arguments import check_output
     from .store import open_store
 
-    with open_store(_location(store), create=False) as st:
+    check_output(output, kind="page", force=force)
+    with open_store(_location(store), create=False, read_only=True) as st:
         graph = browser.collect(st, iri)
     summary = browser.write_html(graph, iri, output)
     click.echo(f"wrote {output}: {summary.nodes} nodes, {summary.edges} edges; open it in a browser")
@@ -277,7 +348,7 @@ def diff_command(run_a: str, run_b: str, fmt: str, show_all: bool, store: str | 
     from .diff import diff_runs
     from .store import open_store
 
-    with open_store(_location(store), create=False) as st:
+    with open_store(_location(store), create=False, read_only=True) as st:
         result = diff_runs(st, run_a, run_b)
     click.echo(result.to_json() if fmt == "json" else result.to_table(show_all=show_all))
 
@@ -316,20 +387,23 @@ def reproduce(run_iri: str, tolerance: float, directory: Path | None, timeout: i
               default="turtle", show_default=True,
               help="RDF (turtle, trig, jsonld, nquads; trig and nquads keep the named graphs) or W3C PROV (prov-json, provn, prov-xml).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File to write [default: standard output].")
+@_force_option
 @_store_option
-def export_command(iri: str, fmt: str, output: Path | None, store: str | None) -> None:
+def export_command(iri: str, fmt: str, output: Path | None, force: bool, store: str | None) -> None:
     """Export a plan, or a run with its plan, as RDF or W3C PROV."""
     from . import export as exporter
+    from .arguments import check_output, write_output
     from .store import open_store
 
-    with open_store(_location(store), create=False) as st:
+    if output is not None:
+        check_output(output, kind="file", force=force)
+    with open_store(_location(store), create=False, read_only=True) as st:
         collected = exporter.collect(st, iri)
     text = exporter.export(collected, fmt)
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text.encode("utf-8"))
     click.echo(f"wrote {output}: the {collected.kind} <{collected.iri}> as {fmt}", err=True)
 
 
@@ -350,6 +424,36 @@ def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: st
     )
     click.echo(f"stored legacy run {result.run}: {result.status.lower()}, {result.metrics} metrics")
     click.echo(f"next: 'mlprov run {result.plan_file}', then 'mlprov reproduce {result.run}' to compare")
+
+
+# -- the store itself ------------------------------------------------------------------
+
+
+@main.group("store")
+def store_group() -> None:
+    """Check the store folder, or back it up; both open it read-only."""
+
+
+@store_group.command("check")
+@_store_option
+def store_check(store: str | None) -> None:
+    """Read every quad once and count graphs by kind: exit 0 healthy, 1 runs without a status, 2 damaged."""
+    from .store_check import check
+
+    health = check(_location(store))
+    click.echo(health.report())
+    sys.exit(0 if health.ok else 1)
+
+
+@store_group.command("backup")
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
+@_store_option
+def store_backup(directory: Path, store: str | None) -> None:
+    """Copy the store's database into DIR, a new store folder: use it with --store DIR, or copy DIR/oxigraph back."""
+    from .store_check import backup
+
+    database = backup(_location(store), directory)
+    click.echo(f"backed up the store into {database}; restore by copying it over the damaged oxigraph folder")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pyoxigraph as ox
 
 from . import queries, vocab
+from .arguments import checked_run_iri
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -233,19 +234,6 @@ class RunDiff:
 # -- reading a run ---------------------------------------------------------------------------
 
 
-def run_iri(spec: str) -> str:
-    """A run IRI from an IRI or a bare run id (``20261123T194201-3fa2c1d0``)."""
-    spec = spec.strip()
-    if re.match(r"^\d{8}T\d{6}-[0-9a-fA-F]+$", spec):
-        return vocab.run_iri(spec)
-    if not queries.is_iri(spec):
-        raise UserError(
-            f"run {spec!r}: not a run IRI or run id; give urn:mlprov:run:RUNID or RUNID "
-            "('mlprov runs' lists them)"
-        )
-    return spec
-
-
 def _select(store: "Store", text: str, run: str) -> list[dict[str, Any]]:
     """Rows of Python values (IRIs as strings) of one query about one run."""
     result = store.query(text, {"run": ox.NamedNode(run)})
@@ -316,7 +304,7 @@ def _read(store: "Store", run: str) -> _Run:
 
 def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
     """Compare two runs in an open store; an unknown run is a UserError."""
-    a_iri, b_iri = run_iri(run_a), run_iri(run_b)
+    a_iri, b_iri = checked_run_iri(run_a, argument="RUN_A"), checked_run_iri(run_b, argument="RUN_B")
     a, b = _read(store, a_iri), _read(store, b_iri)
 
     groups: dict[str, Group] = {}
@@ -623,4 +611,4 @@ def _table(diff: RunDiff, *, show_all: bool, width: int) -> str:
                 lines.append(f"  identical: {_count(identical)}")
             elif identical:
                 lines.append(f"  also identical: {_count(identical)}")
-    return "\n".join(lines)
+    return "\n".join(queries.terminal_text(line) for line in lines)  # stored text goes to a terminal

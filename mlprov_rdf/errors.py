@@ -7,3 +7,19 @@ class UserError(Exception):
 
 class StoreBusy(UserError):
     """Another process held the on-disk store for longer than we were willing to wait."""
+
+
+class StoreDamaged(UserError):
+    """The on-disk store cannot be read as it is; it was left exactly as found, never re-created."""
+
+
+class StoreReadOnly(UserError):
+    """A job that writes met a store it may not write to (read-only folder or file system)."""
+
+
+class QueryTimeout(UserError):
+    """A query ran past its time limit and was stopped; nothing was changed."""
+
+
+class StoreUnreachable(UserError):
+    """A SPARQL server did not answer a request: it did not take what the request carried."""

@@ -3,12 +3,21 @@
 The kernel writes its own journal (see ``capture``); this module only starts the
 kernel with the journal folder and run id in its environment, reports progress and
 says how the execution ended. It never opens the store.
+
+Every way a run stops before its end goes one way (``_Stopper``): SIGINT, SIGTERM and
+``timeout_s`` interrupt the running cell (capture records it ``Interrupted``), a kernel
+that does not stop within ``KILL_AFTER_S`` is killed, the kernel is shut down, the
+notebook is saved with the outputs so far, and one ``mlprov:stopReason`` statement is
+appended to the journal ("timeout after 5 s in cell 5"); a dead kernel is recorded the
+same way.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +25,43 @@ from typing import Callable, Iterator
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+from . import vocab
+from .arguments import write_output
 
 log = logging.getLogger(__name__)
+#: nbclient logs timeouts and dead kernels as errors; execution reports them itself, once.
+_nbclient_log = logging.getLogger(__name__ + ".nbclient")
+_nbclient_log.setLevel(logging.CRITICAL)
+#: Seconds an interrupted cell gets to stop before its kernel is killed.
+KILL_AFTER_S = 10.0
+STOP_REASON = vocab.MLPROV + "stopReason"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a notebook stopped before its end, and in which code cell (1-based)."""
+
+    cause: str  # "SIGINT" | "SIGTERM" | "timeout" | "kernel died"
+    cell: int
+    started: bool = True  # False: the stop came between cells, before ``cell`` began
+    timeout_s: int | None = None
+
+    @property
+    def reason(self) -> str:
+        """The run's ``mlprov:stopReason``, e.g. ``timeout after 5 s in cell 5``."""
+        where = f"{'in' if self.started else 'before'} cell {self.cell}"
+        if self.cause == "timeout":
+            return f"timeout after {self.timeout_s} s {where}"
+        if self.cause == "kernel died":
+            return f"kernel died {where}"
+        return f"{self.cause} received {where}"
+
+    @property
+    def exit_code(self) -> int:
+        """What ``mlprov run`` exits with: 128 + the signal, 1 for a run that failed."""
+        return 128 + int(signal.Signals[self.cause]) if self.cause in ("SIGINT", "SIGTERM") else 1
 
 
 @dataclass
@@ -26,6 +69,7 @@ class Execution:
     notebook: Path
     ok: bool
     error: str | None  # one line: what stopped the notebook
+    stop: Stop | None = None
 
 
 @contextmanager
@@ -43,6 +87,60 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+class _Stopper:
+    """Stops the running cell once, for a signal or a timeout: interrupts the kernel, and
+    kills it when it has not stopped after ``KILL_AFTER_S`` (at once on a second signal)."""
+
+    def __init__(self, client: NotebookClient, timeout_s: int | None):
+        self.client = client
+        self.timeout_s = timeout_s
+        self.cell = 1  # the code cell that runs, or runs next while ``running`` is False
+        self.running = False
+        self.stop: Stop | None = None
+        self._kill_timer: threading.Timer | None = None
+
+    def _signal_kernel(self, signum: int) -> None:
+        provisioner = getattr(self.client.km, "provisioner", None)
+        pgid, pid = getattr(provisioner, "pgid", None), getattr(provisioner, "pid", None)
+        try:
+            if pgid:
+                os.killpg(pgid, signum)
+            elif pid:
+                os.kill(pid, signum)
+        except OSError:
+            pass  # the kernel is gone already
+
+    def request(self, cause: str) -> None:
+        if self.stop is not None:
+            self._signal_kernel(signal.SIGKILL)
+            return
+        self.stop = Stop(cause, self.cell, self.running, self.timeout_s if cause == "timeout" else None)
+        self._signal_kernel(signal.SIGINT)
+        self._kill_timer = threading.Timer(KILL_AFTER_S, self._signal_kernel, (signal.SIGKILL,))
+        self._kill_timer.daemon = True
+        self._kill_timer.start()
+
+    def cancel(self) -> None:
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+
+
+@contextmanager
+def _signals_stop(stopper: _Stopper) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the run (in the main thread, where handlers can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in saved:
+        signal.signal(signum, lambda signum, _frame: stopper.request(signal.Signals(signum).name))
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 def execute_notebook(
     source: Path,
     output: Path,
@@ -52,47 +150,80 @@ def execute_notebook(
     timeout_s: int | None = None,
     on_cell: Callable[[int, int], None] | None = None,
 ) -> Execution:
-    """Execute ``source`` in its own folder and save the result (with outputs) to ``output``."""
+    """Execute ``source`` in its own folder and save the result (with outputs) to ``output``.
+
+    A stop (see the module's docstring) ends the execution early; it is returned, not raised.
+    """
     nb = nbformat.read(str(source), as_version=4)
-    total = sum(1 for c in nb.cells if c.cell_type == "code")
-    done = 0
-
-    def cell_done(cell, cell_index, execute_reply=None, **_):
-        nonlocal done
-        if cell.cell_type == "code":
-            done += 1
-            if on_cell:
-                on_cell(done, total)
-
+    code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     client = NotebookClient(
         nb,
-        timeout=timeout_s,
         kernel_name="python3",
         extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not the kernel's transport chatter
         resources={"metadata": {"path": str(Path(source).parent.absolute())}},
-        on_cell_executed=cell_done,
+        log=_nbclient_log,
     )
     env = {
         "MLPROV_JOURNAL_DIR": str(journal_dir),
         "MLPROV_RUN_ID": run_id,
         "MLPROV_NOTEBOOK": str(Path(source).absolute()),
     }
-    error = None
-    with _environment(env):
+    stopper = _Stopper(client, timeout_s)
+    error, died = None, None
+    client.reset_execution_trackers()
+    with _environment(env), _signals_stop(stopper):
         try:
-            client.execute()
-        except CellExecutionError as exc:
-            error = f"{exc.ename}: {exc.evalue}"
-        except CellTimeoutError:
-            error = f"a cell ran longer than {timeout_s} s"
-        except DeadKernelError:
-            error = "the kernel died"
+            with client.setup_kernel():
+                info = client.wait_for_reply(client.kc.kernel_info())
+                if info is not None and "language_info" in info["content"]:
+                    nb.metadata["language_info"] = info["content"]["language_info"]
+                for stopper.cell, index in enumerate(code_cells, start=1):
+                    if stopper.stop is not None:
+                        break
+                    timer = threading.Timer(timeout_s, stopper.request, ("timeout",)) if timeout_s else None
+                    stopper.running = True
+                    if timer is not None:
+                        timer.daemon = True
+                        timer.start()
+                    try:
+                        client.execute_cell(nb.cells[index], index, execution_count=client.code_cells_executed + 1)
+                    except CellExecutionError as exc:
+                        error = f"{exc.ename}: {exc.evalue}"
+                        break
+                    except DeadKernelError:
+                        died = Stop("kernel died", stopper.cell)
+                        break
+                    finally:
+                        stopper.running = False
+                        if timer is not None:
+                            timer.cancel()
+                    if on_cell:
+                        on_cell(stopper.cell, len(code_cells))
+                    stopper.cell += 1
+                client.set_widgets_metadata()
+        finally:
+            stopper.cancel()
+    # A kernel killed because it did not stop is the stop's; a stop after the last cell stops nothing.
+    stop = stopper.stop if stopper.stop and stopper.stop.cell <= len(code_cells) else died
     _save(nb, output)
-    return Execution(Path(output), error is None, error)
+    if stop is not None:
+        _record_stop(journal_dir / f"{run_id}.nt", vocab.run_iri(run_id), stop)
+        error = stop.reason
+    return Execution(Path(output), error is None, error, stop)
+
+
+def _record_stop(journal: Path, run: str, stop: Stop) -> None:
+    """Append the run's stop reason to its journal (the kernel is gone: nothing else writes)."""
+    if not journal.is_file():
+        return  # stopped before the notebook started recording
+    line = f'<{run}> <{STOP_REASON}> "{stop.reason}" .\n'.encode("utf-8")
+    with open(journal, "rb+") as stream:
+        size = stream.seek(0, os.SEEK_END)
+        if size and (stream.seek(size - 1), stream.read(1))[1] != b"\n":
+            line = b"\n" + line  # a line cut off by a killed kernel stays on a line of its own
+        stream.write(line)
 
 
 def _save(nb, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, str(tmp))
-    tmp.replace(path)
+    text = nbformat.writes(nb)
+    write_output(path, (text if text.endswith("\n") else text + "\n").encode("utf-8"))

@@ -31,6 +31,7 @@ import rdflib
 from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 
 from . import vocab
+from .arguments import run_or_iri
 from .errors import UserError
 from .plan import normalise
 from .resources import ontology_dir
@@ -64,11 +65,7 @@ def collect(store: Store, iri: str) -> Collected:
 
     A bundle IRI or a bare run id are taken as the run, as 'mlprov browse' does.
     """
-    iri = iri.strip()
-    if iri.startswith(vocab.BUNDLE_BASE):
-        iri = vocab.RUN_BASE + iri[len(vocab.BUNDLE_BASE):]
-    elif iri and ":" not in iri:
-        iri = vocab.run_iri(iri)
+    iri = run_or_iri(iri, argument="IRI")
     if iri.startswith(vocab.RUN_BASE):
         bundle = vocab.bundle_iri(vocab.run_id_of(iri))
         if store.has_graph(bundle):

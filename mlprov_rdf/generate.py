@@ -18,6 +18,7 @@ import jinja2
 import nbformat
 
 from . import __version__, vocab
+from .arguments import write_output
 from .plan import Plan, Step
 
 NBFORMAT_MINOR = 5
@@ -96,9 +97,20 @@ def cell_id(iri: str, suffix: str) -> str:
     return f"{local}-{hashlib.sha1(iri.encode('utf-8')).hexdigest()[:8]}-{suffix}"
 
 
+#: Markdown's link syntax (``[x](javascript:…)``, ``[x][ref]``, ``[ref]: url``) and its escape character.
+MARKDOWN_LINK_CHARS = re.compile(r"([\\\[\]()])")
+
+
 def md(text: str) -> str:
-    """Plan text for markdown cells: HTML escaped, so it displays and never runs."""
-    return html.escape(text, quote=False)
+    """Plan text for markdown cells: HTML escaped and link syntax backslash-escaped, so it
+    displays as written and never runs or becomes a link (``javascript:`` included)."""
+    return MARKDOWN_LINK_CHARS.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def md_code(text: str) -> str:
+    """Plan text as a markdown code span, where nothing is markup: fenced by more backticks than it holds."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
 
 def _header(plan: Plan) -> str:
@@ -106,7 +118,7 @@ def _header(plan: Plan) -> str:
     if plan.description:
         lines += [md(plan.description), ""]
     lines += [
-        f"- **Plan:** `{md(plan.iri)}`",
+        f"- **Plan:** {md_code(plan.iri)}",
         f"- **Task:** {md(plan.task.title)}",
     ]
     if plan.author_label:
@@ -194,10 +206,4 @@ def notebook_bytes(plan: Plan) -> bytes:
 
 def write_notebook(plan: Plan, path: Path) -> Path:
     """Write atomically: a crash never leaves half a notebook behind."""
-    path = Path(path)
-    data = notebook_bytes(plan)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return write_output(Path(path), notebook_bytes(plan))

@@ -14,21 +14,24 @@ few terms it needs, and Oxigraph parses the rest as it writes (see ``ingest_jour
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import re
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import pyoxigraph as ox
 import rdflib
 
-from . import vocab
-from .errors import UserError
+from . import capture, vocab
+from .errors import StoreUnreachable, UserError
 from .plan import Plan
 from .resources import ontology_dir
 from .store import RemoteStore, Store
@@ -79,8 +82,6 @@ _READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, H
 BULK_QUADS = 100_000
 #: Bulk writes under way at once.
 WRITERS = 2
-#: A journal's name is its run's id, which becomes part of IRIs.
-_RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 JOURNAL_LINE = re.compile(r"^mlprov: recording run (\S+) \(journal: (.+\.nt)\)$", re.M)
 
 
@@ -170,29 +171,170 @@ class Finished:
     status: str  # Completed | Failed | Interrupted
 
 
-def _read(lines: list[str]) -> list[Statement]:
-    """The statements of the lines whose predicates ingest reads (``_READ``), split at the
-    first two spaces: an IRI or blank node has none, so the rest is the object."""
+class JournalRefused(UserError):
+    """One journal that cannot be stored as it is; the message names it, the line and what to do."""
+
+    def __init__(self, journal: Path, message: str):
+        super().__init__(message)
+        self.journal = journal
+
+
+class JournalsRefused(UserError):
+    """Some journals were refused (none of them stored or marked); every other one was stored."""
+
+    def __init__(self, stored: list[IngestResult], refused: list[JournalRefused]):
+        self.stored, self.refused = stored, refused
+        if len(refused) == 1:
+            others = f"; {_journals(len(stored), 'other')} stored" if stored else ""
+            message = f"{refused[0]}{others}"
+        else:
+            message = f"{len(refused)} journals refused, {len(stored)} stored; the first: {refused[0]}"
+        super().__init__(message)
+
+
+def _journals(n: int, which: str) -> str:
+    return f"the {which} journal was" if n == 1 else f"the {n} {which} journals were"
+
+
+class RunsNotStored(UserError):
+    """A store write failed: the runs it names are not stored, their journals kept and not marked."""
+
+
+_AGENT_CLASSES = {_nt(vocab.PROV + c) for c in ("Agent", "Person", "SoftwareAgent")}
+#: What a journal may say about the agents that every run shares (see capture's ``_describe_run``).
+_AGENT_PREDICATES = {RDF_TYPE, _nt(vocab.RDFS + "label"), _nt(vocab.MLPROV + "version")}
+_RUN_CLASS = _nt(vocab.MLS + "Run")
+
+
+def _about_own_run(subject: str, predicate: str, obj: str, run: str) -> bool:
+    """Whether a statement (N-Triples terms) is one the run's journal may hold: about the
+    run, a node under ``RUN/``, its bundle, or the shared agents as capture describes them."""
+    if subject == f"<{run}>" or subject.startswith(f"<{run}/"):
+        return True
+    if subject == _nt(vocab.bundle_iri(vocab.run_id_of(run))):
+        return True
+    return (
+        subject.startswith(f"<{vocab.AGENT_BASE}")
+        and predicate in _AGENT_PREDICATES
+        and (predicate != RDF_TYPE or obj in _AGENT_CLASSES)
+    )
+
+
+def _line_statement(path: Path, number: int, line: str) -> Statement | None:
+    """The statement of one journal line, parsed; None for a comment or a line that is no
+    N-Triples. A statement in a named graph is refused: a journal's graph is its run's."""
+    try:
+        quads = list(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
+    except SyntaxError:
+        try:
+            quads = list(ox.parse(line, format=ox.RdfFormat.N_QUADS))
+        except SyntaxError:
+            return None
+        raise JournalRefused(
+            path, f"{path}: line {number}: a statement in the named graph {quads[0].graph_name}; a journal holds "
+            "N-Triples about its own run only: remove the graph name or the line"
+        ) from None
+    if not quads:
+        return None
+    q = quads[0]
+    return str(q.subject), str(q.predicate), str(q.object)
+
+
+def _one_iri(term: str) -> bool:
+    return term[:1] == "<" and term.find(">") == len(term) - 1
+
+
+def _plain_literal(rest: str) -> bool:
+    """Whether ``rest`` (what follows the predicate, ending in " .") is one literal, told
+    without a parser: no quote before the closing one, then nothing, a datatype or a language."""
+    close = rest.find('"', 1)
+    if close < 0 or rest[close - 1] == "\\":
+        return False
+    tail = rest[close + 1 : -2]
+    if not tail:
+        return True
+    if tail[:3] == "^^<":
+        return tail.find(">") == len(tail) - 1
+    return tail[:1] == "@" and tail[1:].replace("-", "").isalnum()
+
+
+@dataclass
+class _Scan:
+    """What one reading of a journal's lines found."""
+
+    statements: list[Statement]  # those whose predicates ingest reads (``_READ``)
+    strict: bool  # a line that is not plain N-Triples: the lines must each go through the parser
+
+
+def _scan(path: Path, lines: list[str], run: str) -> _Scan:
+    """Read the journal's lines, and refuse it unless it records its run and only its run.
+
+    A line that starts with the run's IRI and is one plain N-Triples statement is told by
+    looking at it (the quick reading ingest needs at 10,000 runs); any other line goes
+    through the parser, and its subject must be the journal's own (``_about_own_run``).
+    A journal that names no run, or another run than its file name, is refused first.
+    """
+    own, under = f"<{run}> ", f"<{run}/"
     statements: list[Statement] = []
-    for line in lines:
+    strict = False
+    has_run = False
+    other_runs: list[tuple[int, str]] = []
+    foreign: tuple[int, str] | None = None
+    for number, line in enumerate(lines, 1):
         s, _, rest = line.partition(" ")
         p, _, o = rest.partition(" ")
-        if p in _READ and s[:1] == "<" and o[-2:] == " .":
+        # One IRI, one IRI, one IRI or literal, " .": TriG reads the line as N-Triples does.
+        # (Written out here rather than called: this runs for every line of every journal.)
+        plain = (
+            line.startswith((own, under)) and s.find(">") == len(s) - 1 and p[:1] == "<" and p.find(">") == len(p) - 1
+            and o[-2:] == " ." and (o.find(">") == len(o) - 3 if o[:1] == "<" else o[:1] == '"' and _plain_literal(o))
+        )
+        if not plain:
+            statement = _line_statement(path, number, line)
+            if statement is None:
+                strict = strict or bool(line.strip()) and not line.lstrip().startswith("#")
+                continue
+            s, p, o = statement
+            o += " ."
+            if foreign is None and not _about_own_run(s, p, o[:-2], run):
+                foreign = (number, s)
+        if p == RDF_TYPE and o[:-2] == _RUN_CLASS:
+            if s == own[:-1]:
+                has_run = True
+            else:
+                other_runs.append((number, s))
+        elif p in _READ:
             statements.append((s, p, o[:-2]))
-    return statements
+    if not has_run:
+        if other_runs:
+            named = other_runs[0][1][1:-1]
+            fix = (f"rename it {vocab.run_id_of(named)}.nt" if named.startswith(vocab.RUN_BASE)
+                   else "give the journal file its run wrote")
+            raise JournalRefused(path, f"{path}: the journal of run <{named}> (line {other_runs[0][0]}), "
+                                       f"but its name says run <{run}>: {fix}")
+        raise JournalRefused(path, f"{path}: records no run (no line '<{run}> a mls:Run'): it is empty, cut "
+                                   "short before its first cell or not a journal; ingest the journal a notebook wrote")
+    if other_runs:
+        number, named = other_runs[0]
+        raise JournalRefused(path, f"{path}: line {number}: describes a second run {named}; a journal records "
+                                   f"its own run <{run}> only: remove the line")
+    if foreign is not None:
+        number, subject = foreign
+        raise JournalRefused(path, f"{path}: line {number}: a statement about {subject}, which is not this "
+                                   f"journal's run <{run}>; a journal holds statements about its own run only: "
+                                   "remove the line")
+    return _Scan(statements, strict)
 
 
 def _parse_lines(path: Path, lines: list[str]) -> list[Statement]:
+    """Every statement, each line through the parser; a line it cannot read is skipped."""
     statements: list[Statement] = []
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            triples = list(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
-        except SyntaxError:
-            log.warning("%s: skipped an unreadable journal line: %.80s", path, line)
-            continue
-        statements += [(str(t.subject), str(t.predicate), str(t.object)) for t in triples]
+    for number, line in enumerate(lines, 1):
+        statement = _line_statement(path, number, line)
+        if statement is not None:
+            statements.append(statement)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            log.warning("%s: line %d: skipped an unreadable journal line: %.80s", path, number, line)
     return statements
 
 
@@ -309,35 +451,90 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
 
 
 def _checked_name(path: Path) -> Path:
-    """The journal's path, if its name is a run id: checked where journals come in."""
+    """The journal's path, if its name is a run id."""
     path = Path(path)
-    if not _RUN_ID.fullmatch(path.stem):
-        raise UserError(f"{path}: not named as mlprov names journals (RUN-ID.nt, letters, digits, '.', '_' or '-'); "
-                        "give it back the name its run wrote")
+    if not vocab.RUN_ID.fullmatch(path.stem) or path.suffix != ".nt":
+        raise JournalRefused(path, f"{path}: not named as mlprov names journals (RUN-ID.nt, letters, digits, "
+                                   "'.', '_' or '-'); give it back the name its run wrote")
     return path
 
 
-def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
-    """One journal, read and finished; a line cut off by a killed kernel is dropped.
+def _journal_text(path: Path) -> str:
+    """The journal's text; a journal that is not a readable UTF-8 file is refused."""
+    if not path.is_file():
+        what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
+        raise JournalRefused(path, f"{path}: {what}, not a journal; name the .nt file a run wrote")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise JournalRefused(path, f"{path}: cannot read the journal ({error.strerror}); "
+                                   "make it readable and run 'mlprov ingest' again") from None
+    if not data or data.isspace():
+        raise JournalRefused(path, f"{path}: the journal is empty, so it records no run; "
+                                   "remove it, or ingest the journal the notebook wrote")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise JournalRefused(path, f"{path}: not a journal: byte {error.start} is not UTF-8 text (a journal is "
+                                   "the N-Triples a notebook wrote); give the journal file its run wrote") from None
 
-    The capture writes one statement a line, IRIs and literals in N-Triples form: ingest
-    reads the terms of the lines whose predicates it needs (``_READ``) and keeps the
-    others as they are; Oxigraph's parser checks every line when the run is written.
-    With ``line_by_line`` (a journal that did not parse) every line goes through that
-    parser first, and a line it cannot read is skipped with a warning.
+
+def _set_aside(path: Path, run: str, lines: list[str]) -> list[capture.LargeValue]:
+    """Over-size values of a journal written before capture kept them in files: each line
+    is replaced by its preview (the pointer lines go at the end), as capture does now."""
+    values = []
+    for index, line in enumerate(lines):
+        if len(line) <= capture.LARGE_VALUE_CHARS:
+            continue
+        s, _, rest = line.partition(" ")
+        p, _, o = rest.partition(" ")
+        where = f"{path}: line {index + 1}: a statement of {len(line):,} characters"
+        if not (line.startswith((f"<{run}> ", f"<{run}/")) and _one_iri(s) and _one_iri(p)):
+            raise JournalRefused(path, f"{where} about {s[:200]}, not about this journal's run <{run}>; "
+                                       "remove the line")
+        if o[:1] != '"' or o[-2:] != " ." or len(o) <= capture.LARGE_VALUE_CHARS:
+            raise JournalRefused(path, f"{where} whose object is not a literal value; no store holds "
+                                       "a term that long: remove the line")
+        value = capture.large_value(path, run, s[1:-1], p[1:-1], o[:-2])
+        lines[index] = value.preview
+        lines += value.lines
+        values.append(value)
+    return values
+
+
+def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
+    """One journal, checked, read and finished; a line cut off by a killed kernel is dropped.
+
+    A journal is refused (:class:`JournalRefused`) unless its name is a run id, it records
+    that run, and every statement in it is about that run (see ``_scan``). The capture
+    writes one statement a line, IRIs and literals in N-Triples form: ingest reads the terms
+    of the lines whose predicates it needs (``_READ``) and keeps the others as they are;
+    Oxigraph's parser checks every line when the run is written. With ``line_by_line`` (a
+    journal that did not parse), or where a line is not plain N-Triples, every line goes
+    through that parser first, and a line it cannot read is skipped with a warning. A value
+    over ``capture.LARGE_VALUE_CHARS`` is moved to a file beside the journal, as capture
+    does; the journal itself is never changed.
     """
-    path = Path(path)
+    path = _checked_name(path)
     run = vocab.run_iri(path.stem)
-    complete, _, cut = path.read_text(encoding="utf-8").rpartition("\n")
+    complete, _, cut = _journal_text(path).rpartition("\n")
     if cut:
         log.warning("%s: dropped a line cut off at the end: %.80s", path, cut)
     lines = complete.split("\n") if complete else []
-    if line_by_line:
+    values = _set_aside(path, run, lines)
+    scan = _scan(path, lines, run)
+    for value in values:
+        try:
+            value.write()
+        except OSError as error:
+            raise JournalRefused(path, f"{value.path}: cannot keep a value of {len(value.data):,} bytes beside the "
+                                       f"journal ({error.strerror}); free space there and run 'mlprov ingest' again") from None
+    if line_by_line or scan.strict:
         statements = _parse_lines(path, lines)
         finished = finish_run(statements, run)
         lines = [_line(st) for st in statements if st not in finished.dropped]
     else:
-        finished = finish_run(_read(lines), run)
+        finished = finish_run(scan.statements, run)
         if finished.dropped:
             drop = {_line(st) for st in finished.dropped}
             lines = [line for line in lines if line not in drop]
@@ -347,25 +544,65 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     return PreparedRun(path, run, vocab.bundle_iri(path.stem), body, count, finished.status)
 
 
+def _disk_full(error: OSError) -> bool:
+    """ENOSPC or EDQUOT; Oxigraph reports RocksDB's as text without an errno."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT) or any(
+        text in str(error) for text in ("No space left on device", "Disk quota exceeded"))
+
+
+@contextmanager
+def _storing(store: Store | RemoteStore, runs: list[PreparedRun]) -> Iterator[None]:
+    """One store write; a failed one says which runs are not stored, and that their journals are kept."""
+    named = f"run {runs[0].run} was" if len(runs) == 1 else f"runs {runs[0].run} and {len(runs) - 1} others were"
+    kept = "its journal is" if len(runs) == 1 else "their journals are"
+    try:
+        yield
+    except StoreUnreachable as error:
+        raise RunsNotStored(f"{error}; {named} not stored: {kept} kept, and 'mlprov ingest --store "
+                            f"{store.location.display}' records it once the server is back") from None
+    except OSError as error:
+        if _disk_full(error):
+            raise RunsNotStored(f"the disk holding {store.location.display} is full: {named} not stored; {kept} "
+                                "kept; free space and run 'mlprov ingest'") from None
+        raise RunsNotStored(f"{store.location.display}: cannot write to the store ({error}): {named} not stored; "
+                            f"{kept} kept; fix the store and run 'mlprov ingest'") from None
+
+
 def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
     try:
         quads = prepared.quads()
     except SyntaxError:  # a line that looked whole but is not N-Triples: read line by line
         prepared = prepare(prepared.journal, line_by_line=True)
         quads = prepared.quads()
-    return _recorded(prepared, store.replace_graph(prepared.graph, quads))
+    with _storing(store, [prepared]):
+        count = store.replace_graph(prepared.graph, quads)
+    return _recorded(prepared, count)
+
+
+def _write_one(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult | JournalRefused:
+    """:func:`_write`, with a journal refused on its second reading returned, not raised."""
+    try:
+        return _write(store, prepared)
+    except JournalRefused as refusal:
+        return refusal
 
 
 def _recorded(prepared: PreparedRun, count: int) -> IngestResult:
     """A run now in the store: its journal marked as ingested, and the result."""
-    _mark_ingested(prepared.journal)
+    try:
+        _mark_ingested(prepared.journal)
+    except OSError as error:
+        full = "the disk is full" if _disk_full(error) else error.strerror
+        raise RunsNotStored(f"{_marker(prepared.journal)}: cannot mark the journal as ingested ({full}): run "
+                            f"{prepared.run} is stored, the runs after it are not; free space and run 'mlprov "
+                            "ingest' (it stores nothing twice)") from None
     log.info("ingested %s: %s, %d triples", prepared.run, prepared.status, count)
     return IngestResult(prepared.run, prepared.status, count, prepared.journal)
 
 
 def ingest_journal(store: Store | RemoteStore, path: Path) -> IngestResult:
     """One journal into its run's named graph: one transaction, idempotent."""
-    return _write(store, prepare(_checked_name(path)))
+    return _write(store, prepare(path))
 
 
 def ingest_journals(
@@ -378,58 +615,78 @@ def ingest_journals(
     ``WRITERS`` under way at once: several times faster than a transaction a run. A run
     already in the store is replaced in a transaction of its own. A server store gets
     one request a run. Results come in the order of ``paths``; a journal named twice is
-    ingested once. ``on_run(done, total)`` is called as runs reach the store.
-    """
-    unique = list(dict.fromkeys(_checked_name(p) for p in paths))  # all, before any is written
-    results: dict[Path, IngestResult] = {}
+    ingested once. ``on_run(done, total)`` is called as journals are stored or refused.
 
-    def done(written: Iterable[IngestResult]) -> None:
-        results.update((r.journal, r) for r in written)
+    A journal that is refused stops no other: every good one is stored, then
+    :class:`JournalsRefused` names the refused ones (none of them stored or marked). A
+    failed store write stops the import with :class:`RunsNotStored`; the runs stored
+    before it are stored and marked.
+    """
+    unique = list(dict.fromkeys(Path(p) for p in paths))
+    results: dict[Path, IngestResult] = {}
+    refused: list[JournalRefused] = []
+
+    def done(outcomes: Iterable[IngestResult | JournalRefused]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, JournalRefused):
+                refused.append(outcome)
+            else:
+                results[outcome.journal] = outcome
         if on_run is not None:
-            on_run(len(results), len(unique))
+            on_run(len(results) + len(refused), len(unique))
+
+    def prepared_runs() -> Iterator[PreparedRun]:
+        for path in unique:
+            try:
+                yield prepare(path)
+            except JournalRefused as refusal:
+                done([refusal])
 
     if not isinstance(store, Store):
-        for path in unique:
-            done([_write(store, prepare(path))])
-        return [results[p] for p in unique]
-    batch: list[PreparedRun] = []
-    size = 0
-    # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
-    # batch's parsing overlaps the other's sorting) while the next is read.
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
-        pending: deque[Future] = deque()
+        for prepared in prepared_runs():
+            done([_write_one(store, prepared)])
+    else:
+        batch: list[PreparedRun] = []
+        size = 0
+        # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
+        # batch's parsing overlaps the other's sorting) while the next is read.
+        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
+            pending: deque[Future] = deque()
 
-        def collect(keep: int = 0) -> None:
-            while len(pending) > keep:
-                done(pending.popleft().result())
+            def collect(keep: int = 0) -> None:
+                while len(pending) > keep:
+                    done(pending.popleft().result())
 
-        for path in unique:
-            prepared = prepare(path)
-            if prepared.has_blank_nodes or store.has_graph(prepared.graph):
-                collect()
-                done([_write(store, prepared)])
-                continue
-            batch.append(prepared)
-            size += prepared.count
-            if size >= BULK_QUADS:
-                collect(keep=WRITERS - 1)
-                pending.append(writers.submit(_write_batch, store, batch, size))
-                batch, size = [], 0
-        collect()
-    done(_write_batch(store, batch, size))
-    return [results[p] for p in unique]
+            for prepared in prepared_runs():
+                if prepared.has_blank_nodes or store.has_graph(prepared.graph):
+                    collect()
+                    done([_write_one(store, prepared)])
+                    continue
+                batch.append(prepared)
+                size += prepared.count
+                if size >= BULK_QUADS:
+                    collect(keep=WRITERS - 1)
+                    pending.append(writers.submit(_write_batch, store, batch, size))
+                    batch, size = [], 0
+            collect()
+        done(_write_batch(store, batch, size))
+    stored = [results[p] for p in unique if p in results]
+    if refused:
+        raise JournalsRefused(stored, refused)
+    return stored
 
 
-def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[IngestResult]:
+def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[IngestResult | JournalRefused]:
     """New runs in one atomic write; a few runs (the bulk loader would add files to RocksDB
     for a handful of quads), or a batch that does not parse, in a transaction each."""
     if size < BULK_QUADS // 10:
-        return [_write(store, p) for p in batch]
+        return [_write_one(store, p) for p in batch]
     try:
-        store.add_graphs("".join(part for p in batch for part in p.trig()), [p.graph for p in batch])
+        with _storing(store, batch):
+            store.add_graphs("".join(part for p in batch for part in p.trig()), [p.graph for p in batch])
     except SyntaxError as error:  # a journal line the quick reading let through
         log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch), error)
-        return [_write(store, p) for p in batch]
+        return [_write_one(store, p) for p in batch]
     return [_recorded(p, p.count) for p in batch]
 
 
@@ -438,7 +695,13 @@ def _marker(path: Path) -> Path:
 
 
 def _mark_ingested(path: Path) -> None:
-    _marker(path).write_text(str(path.stat().st_size), encoding="utf-8")
+    """Written only once the run is in the store; a marker cut short by a full disk is removed."""
+    marker = _marker(path)
+    try:
+        marker.write_text(str(path.stat().st_size), encoding="utf-8")
+    except OSError:
+        marker.unlink(missing_ok=True)
+        raise
 
 
 def pending_journals(journal_dir: Path) -> list[Path]:
@@ -455,7 +718,13 @@ def journals_of_notebook(notebook: Path) -> list[Path]:
     """The journals an executed notebook announced in its outputs."""
     import nbformat
 
-    nb = nbformat.read(str(notebook), as_version=4)
+    try:
+        with warnings.catch_warnings():  # nbformat warns on stderr about cells without ids: not ours to say
+            warnings.simplefilter("ignore")
+            nb = nbformat.read(str(notebook), as_version=4)
+    except Exception as error:  # nbformat raises whatever its JSON reading and validation raise
+        raise UserError(f"{notebook}: not a readable notebook ({' '.join(str(error).split())[:200]}); "
+                        "give the executed .ipynb file") from None
     found = []
     for cell in nb.cells:
         for output in cell.get("outputs", ()):

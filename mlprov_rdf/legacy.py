@@ -41,6 +41,7 @@ import pyoxigraph as ox
 import rdflib
 
 from . import ingest, vocab
+from .arguments import check_output, write_output
 from .errors import UserError
 from .plan import Plan, from_graph, load
 from .scaffold import plan_text, turtle_literal
@@ -902,8 +903,7 @@ def import_file(path: Path, location: StoreLocation, *, output: Path | None = No
     src = read_source(path)
     mapped = map_source(src)
     output = Path(output) if output else src.path.with_suffix(".ttl")
-    if output.exists() and not force:
-        raise UserError(f"{output}: exists already; choose another name with -o or pass --force")
+    check_output(output, kind="file", inputs=[src.path], force=force)
     if output.suffix.lower() not in (".ttl", ".turtle"):
         raise UserError(f"-o {output}: the plan is written in Turtle; give a .ttl file name")
     name = _slug(output.stem) or "plan"
@@ -912,10 +912,7 @@ def import_file(path: Path, location: StoreLocation, *, output: Path | None = No
     plan = from_graph(graph, source=f"the plan imported from {src.path}")  # validated before anything is written
     run, triples, status = legacy_run(src, mapped, plan)
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    write_output(output, text.encode("utf-8"))
     loaded = load(output)
     with open_store(location) as store:
         ingest.store_plan(store, loaded.graph, loaded.plan)

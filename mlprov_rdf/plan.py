@@ -9,18 +9,27 @@ so a plan gives the same notebook whatever serialization or triple order it came
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
+import math
+import os
 import re
+import stat
+import xml.sax
+import xml.sax.handler
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import pyoxigraph as ox
 import rdflib
-from rdflib import RDF, RDFS, XSD, Literal, URIRef
+from rdflib import RDF, RDFS, XSD, BNode, Literal, URIRef
 from rdflib.compare import to_canonical_graph
+from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from . import vocab
 from .errors import UserError
@@ -110,42 +119,187 @@ class LoadedPlan:
 
 # -- parsing -------------------------------------------------------------------------
 
+#: A plan is a few kilobytes; a file this large is not one (rdflib reads about 1 MiB a second).
+MAX_PLAN_BYTES = 4 * 1024 * 1024
+#: Formats whose files hold named graphs: the plan is read from the one graph with triples.
+DATASET_FORMATS = ("trig", "nquads")
+KINDS = "Turtle (.ttl), TriG (.trig), JSON-LD (.jsonld), N-Triples (.nt), N-Quads (.nq) or RDF/XML (.rdf)"
+
 
 def parse_file(path: Path) -> rdflib.Graph:
-    """Parse any RDF file rdflib reads, choosing the syntax by extension."""
+    """Parse any RDF file rdflib reads, choosing the syntax by extension.
+
+    Only the named file is read: JSON-LD contexts must be inline and RDF/XML may not
+    declare a DTD, so that reading a plan never fetches a URL, reads another file or
+    expands entities without bound.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file; give the path of a plan (.ttl, .jsonld, .nt, .rdf)")
+    raw = _read_plan_bytes(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(
-            f"{path}: not an RDF file (extension {path.suffix or 'none'}); "
-            "write the plan in Turtle (.ttl), JSON-LD (.jsonld), N-Triples (.nt) or RDF/XML (.rdf)"
-        )
+        raise UserError(f"{path}: not an RDF file (extension {path.suffix or 'none'}); write the plan in {KINDS}")
     try:
-        data = path.read_text(encoding="utf-8")
+        data = raw.decode("utf-8").removeprefix("\ufeff")  # editors on Windows start UTF-8 files with a BOM
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a text file; a plan is RDF text such as Turtle") from None
-    graph = rdflib.Graph()
+    if fmt == "json-ld":
+        _refuse_remote_contexts(path, data)
+    if fmt == "xml":
+        _refuse_dtd(path, raw)
     try:
-        graph.parse(data=data, format=fmt, publicID=path.absolute().as_uri())
+        with _rdflib_warnings_silenced():
+            return _parse_text(path, data, fmt)
+    except UserError:
+        raise
+    except RecursionError:
+        raise UserError(
+            f"{path}: the {fmt} nests brackets or lists too deeply to read; a plan needs no deep nesting: flatten it"
+        ) from None
     except Exception as error:  # rdflib raises many unrelated types for bad syntax
         raise UserError(_syntax_message(path, fmt, error)) from None
+
+
+def _read_plan_bytes(path: Path) -> bytes:
+    """The plan file's bytes; a folder, FIFO, device or symlink loop is named as what it is.
+
+    The file is opened without blocking and checked before it is read, so a FIFO never hangs us.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        dangling = " (a symbolic link to nothing)" if path.is_symlink() else ""
+        raise UserError(f"{path}: no such file{dangling}; give the path of a plan ({KINDS})") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UserError(f"{path}: a symbolic link loop; point the link at a plan file") from None
+        if error.errno == errno.EACCES:
+            raise UserError(f"{path}: permission denied; make the plan readable") from None
+        raise UserError(f"{path}: cannot be opened ({error.strerror}); give the path of a plan file") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise UserError(f"{path}: is a folder; give the path of a plan file inside it")
+        raise UserError(f"{path}: is not a regular file (a FIFO, socket or device); give the path of a plan file")
+    with os.fdopen(fd, "rb") as file:
+        raw = file.read(MAX_PLAN_BYTES + 1)
+    if len(raw) > MAX_PLAN_BYTES:
+        raise UserError(f"{path}: larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB, which no plan is; give the plan file")
+    return raw
+
+
+def _refuse_remote_contexts(path: Path, data: str) -> None:
+    """A JSON-LD ``@context`` or ``@import`` that names a document (URL, file) would be fetched: refuse it."""
+    try:
+        pending = [json.loads(data)]
+    except ValueError as error:
+        raise UserError(_syntax_message(path, "json-ld", error)) from None
+    except RecursionError:
+        raise UserError(f"{path}: the json-ld nests objects or arrays too deeply to read; flatten it") from None
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                refs = value if isinstance(value, list) else [value]
+                if key in ("@context", "@import") and any(isinstance(r, str) for r in refs):
+                    ref = next(r for r in refs if isinstance(r, str))
+                    raise UserError(
+                        f"{path}: remote {key} {_shown(ref)!r} is not fetched (a plan reads no other file or URL); "
+                        "inline the context: write its prefixes into the file"
+                    )
+                pending.append(value)
+
+
+def _refuse_dtd(path: Path, raw: bytes) -> None:
+    """RDF/XML with a DTD could expand entities without bound or read external ones: refuse any DTD."""
+    import defusedxml
+    import defusedxml.sax
+
+    try:
+        defusedxml.sax.parseString(raw, xml.sax.handler.ContentHandler(), forbid_dtd=True)
+    except defusedxml.DefusedXmlException:
+        raise UserError(
+            f"{path}: the RDF/XML declares a DTD (<!DOCTYPE …>), which mlprov does not read (its entities can "
+            "expand without bound or fetch files); remove the DOCTYPE and write the IRIs out in full"
+        ) from None
+    except xml.sax.SAXParseException as error:
+        raise UserError(_syntax_message(path, "xml", error)) from None
+
+
+@contextlib.contextmanager
+def _rdflib_warnings_silenced() -> Iterator[None]:
+    """rdflib logs a traceback for every ill-typed literal; validation reports them itself, in one line."""
+    term_log = logging.getLogger("rdflib.term")
+    term_log.addFilter(_drop)
+    try:
+        yield
+    finally:
+        term_log.removeFilter(_drop)
+
+
+def _drop(record: logging.LogRecord) -> bool:
+    return False
+
+
+def _parse_text(path: Path, data: str, fmt: str) -> rdflib.Graph:
+    """The file's triples; for TriG and N-Quads those of its one graph (default or named)."""
+    base = path.absolute().as_uri()
+    if fmt not in DATASET_FORMATS:
+        return rdflib.Graph().parse(data=data, format=fmt, publicID=base)
+    dataset = rdflib.Dataset()
+    dataset.parse(data=data, format=fmt, publicID=base)
+    graphs = sorted((g for g in dataset.graphs() if len(g)), key=lambda g: str(g.identifier))
+    if len(graphs) > 1:
+        names = ", ".join(_graph_name(g.identifier) for g in graphs)
+        raise UserError(f"{path}: triples in {len(graphs)} graphs ({names}); a plan file holds one graph: keep the plan's")
+    graph = rdflib.Graph()
+    for triple in graphs[0] if graphs else ():
+        graph.add(triple)
     return graph
 
 
+def _graph_name(name) -> str:
+    return "the default graph" if name == rdflib.graph.DATASET_DEFAULT_GRAPH_ID else f"<{name}>"
+
+
 def _syntax_message(path: Path, fmt: str, error: Exception) -> str:
-    text = " ".join(str(error).split())
-    line = getattr(error, "lines", None)
-    if line is None:
-        match = re.search(r"line (\d+)", text)
-        line = int(match.group(1)) if match else None
-    where = f"{path}:{line}" if line else f"{path}"
-    detail = getattr(error, "message", None) or text
-    detail = " ".join(str(detail).split())
+    line, detail = _syntax_detail(error)
+    if isinstance(error, ValueError) and "integer string conversion" in detail:
+        line, detail = None, "a number with more than 4300 digits, which no parameter takes"
+    detail = _shown(" ".join(detail.split()))
     if len(detail) > 200:
         detail = detail[:200] + "…"
+    where = f"{path}:{line}" if line else f"{path}"
     return f"{where}: {fmt} syntax error: {detail}; fix the syntax and run 'mlprov validate {path}'"
+
+
+def _syntax_detail(error: Exception) -> tuple[int | None, str]:
+    """The 1-based line and the parser's complaint, without rdflib's byte dumps."""
+    if isinstance(error, BadSyntax):
+        text = error._str.decode("utf-8", "replace")
+        line = text.count("\n", 0, error._i) + 1  # rdflib's own counter is 0-based and counts some lines twice
+        near = text[error._i:].split("\n", 1)[0].strip()[:40]
+        return line, f"{error._why} at {near!r}" if near else f"{error._why} at the end of the file"
+    if isinstance(error, json.JSONDecodeError):
+        return error.lineno, error.msg
+    if isinstance(error, xml.sax.SAXParseException):
+        return error.getLineNumber(), error.getMessage()
+    text = str(error)
+    match = re.search(r"line (\d+)", text)
+    return (int(match.group(1)) if match else None), text
+
+
+def _short(value: Literal) -> str:
+    """A literal as written in Turtle, cut to a length one line can show."""
+    text = _shown(value.n3())
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+def _shown(text: str) -> str:
+    """Text safe for one terminal line: control characters and lone surrogates escaped."""
+    return "".join(ch if ch.isprintable() and not "\ud800" <= ch <= "\udfff" else ascii(ch)[1:-1] for ch in text)
 
 
 def normalise(graph: rdflib.Graph) -> rdflib.Graph:
@@ -194,9 +348,90 @@ def load(path: Path) -> LoadedPlan:
 def from_graph(graph: rdflib.Graph, *, source: str, base_dir: Path | None = None) -> Plan:
     """Validate ``graph`` and build the typed plan; ``source`` names it in errors."""
     graph = normalise(graph)
+    _check_terms(graph, source)
     plan_iri = _the_plan(graph, source)
+    _check_own_nodes(graph, plan_iri, source)
     _check_shapes(graph, source)
     return _build(graph, plan_iri, source, base_dir)
+
+
+def _check_terms(graph: rdflib.Graph, source: str) -> None:
+    """Every statement must be one the store holds as it is, so a plan that validates is stored whole.
+
+    Plain RDF only (no N3 formulas or variables), no lone surrogates, literals valid for
+    their datatype; then Oxigraph parses the graph as ingest hands it over, which checks
+    IRIs (a second ``#``), language tags and datatypes by Oxigraph's own rules.
+    """
+    for s, p, o in sorted(graph, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
+        where = f"{source}: node {_shown(_node(s))}, property {_shown(_compact(p))}"
+        if not (isinstance(s, (URIRef, BNode)) and isinstance(p, URIRef) and isinstance(o, (URIRef, BNode, Literal))):
+            raise UserError(
+                f"{where}: a statement RDF cannot hold (an N3 formula, variable or literal subject); "
+                "a plan is plain RDF: write it without them"
+            )
+        for term in (s, p, o):
+            if any("\ud800" <= ch <= "\udfff" for ch in str(term)):
+                raise UserError(
+                    f'{where}: "{_shown(str(term))[:80]}" holds a lone surrogate (half of a UTF-16 pair), '
+                    "which is no text; fix the escape"
+                )
+        if isinstance(o, Literal) and getattr(o, "ill_typed", False):
+            raise UserError(f"{where}: {_short(o)} is not a valid {_compact(o.datatype)}; fix the value")
+    lines = sorted(graph.serialize(format="nt", encoding="utf-8").splitlines(keepends=True))
+    try:
+        for _ in ox.parse(b"".join(lines), format=ox.RdfFormat.N_TRIPLES):
+            pass
+    except SyntaxError as error:
+        line = lines[error.lineno - 1]
+        term = line.decode("utf-8")[error.offset - 1:error.end_offset - 1]  # columns are 1-based
+        detail = re.sub(r"^Parser error at line \d+[^:]*: ", "", error.msg)
+        with _rdflib_warnings_silenced():
+            s, p, _ = next(iter(rdflib.Graph().parse(data=line, format="nt")))
+        raise UserError(
+            f"{source}: node {_shown(_node(s))}, property {_shown(_compact(p))}: {_shown(term)[:120]}: {_shown(detail)}; "
+            "the store cannot hold this statement: fix it"
+        ) from None
+
+
+#: IRIs a plan may not make statements about: what mlprov mints (runs, bundles, cells,
+#: reproductions) and the terms of the vocabularies plans and runs are written in
+#: (``https://w3id.org/mlprov`` covers mlprov:, param:, the metric namespaces and the ontology graph).
+RESERVED_PREFIXES = ("urn:mlprov:", "https://w3id.org/mlprov", vocab.PROV, vocab.PPLAN, vocab.REPR, vocab.MLS,
+                     vocab.DCTERMS, vocab.RDF, vocab.RDFS, vocab.OWL, vocab.SH, vocab.XSD)
+
+
+def _own_nodes(graph: rdflib.Graph, plan: URIRef) -> set[rdflib.term.Node]:
+    """The nodes a plan's graph may describe: the plan, its steps, their variables, its author,
+    and the blank nodes reachable from them (lists, qualified relations)."""
+    steps = set(graph.subjects(PPLAN.isStepOfPlan, plan))
+    own = {plan, *steps, *graph.objects(plan, PROV.wasAttributedTo), *graph.subjects(PPLAN.isVariableOfPlan, plan)}
+    for step in steps:
+        own |= _vars(graph, step, output=False) | _vars(graph, step, output=True)
+    pending = list(own)
+    while pending:
+        for value in graph.objects(pending.pop(), None):
+            if isinstance(value, BNode) and value not in own:
+                own.add(value)
+                pending.append(value)
+    return own
+
+
+def _check_own_nodes(graph: rdflib.Graph, plan: URIRef, source: str) -> None:
+    """A plan's graph is stored as it is and queried with every run: it may speak of its own nodes only."""
+    own = _own_nodes(graph, plan)
+    for node in sorted({*own, *graph.subjects(unique=True)}, key=lambda n: (isinstance(n, BNode), str(n))):
+        reserved = isinstance(node, URIRef) and str(node).startswith(RESERVED_PREFIXES)
+        if reserved:
+            raise UserError(
+                f"{source}: {_shown(_node(node))}: a plan may not describe a term of a known vocabulary (mlprov:, prov:, "
+                "p-plan:, repr:, mls:, rdf:, rdfs:, owl:, sh:, xsd:, dcterms:) or a node mlprov mints (urn:mlprov:…: runs, "
+                "bundles, cells); remove these statements, or give the node an IRI of your own"
+            )
+        if node not in own:
+            raise UserError(
+                f"{source}: statements about {_shown(_node(node))}, which is not part of plan {_node(plan)}; a plan file "
+                "describes only the plan, its steps, their variables and its author: remove them or link the node to the plan"
+            )
 
 
 def _the_plan(graph: rdflib.Graph, source: str) -> URIRef:
@@ -410,32 +645,36 @@ def typed_value(value, spec: ParameterSpec, where: str, base_dir: Path | None) -
     if spec.allow_default and value.datatype is None and str(value) == "default":
         return None
     if getattr(value, "ill_typed", False):
-        raise UserError(f"{where}: {value.n3()} is not a valid {_compact(value.datatype)}; fix the value")
+        raise UserError(f"{where}: {_short(value)} is not a valid {_compact(value.datatype)}; fix the value")
     py = value.toPython()
     dtype = value.datatype
     numeric = dtype is not None and isinstance(py, (int, float, Decimal)) and not isinstance(py, bool)
     if spec.type == "integer":
         if not numeric or not isinstance(py, int):
-            raise UserError(f"{where}: {value.n3()} is not an integer; write a number without quotes, e.g. {spec.default}")
+            raise UserError(f"{where}: {_short(value)} is not an integer; write a number without quotes, e.g. {spec.default}")
         result: Any = int(py)
+        if abs(result) >= 2**63:
+            raise UserError(f"{where}: {_short(value)} does not fit in 64 bits, which no parameter needs; write a smaller integer")
     elif spec.type == "number":
         if not numeric:
-            raise UserError(f"{where}: {value.n3()} is not a number; write a number without quotes, e.g. {spec.default}")
+            raise UserError(f"{where}: {_short(value)} is not a number; write a number without quotes, e.g. {spec.default}")
         result = float(py)
+        if not math.isfinite(result):
+            raise UserError(f"{where}: {_short(value)} is not a finite number; write a number such as {spec.default}")
     elif spec.type == "boolean":
         if not isinstance(py, bool):
-            raise UserError(f"{where}: {value.n3()} is not a boolean; write true or false without quotes")
+            raise UserError(f"{where}: {_short(value)} is not a boolean; write true or false without quotes")
         result = py
     elif spec.type == "integer-list":
         try:
             result = json.loads(str(value))
-        except ValueError:
+        except (ValueError, RecursionError):
             result = None
         if not (isinstance(result, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in result)):
-            raise UserError(f'{where}: {value.n3()} is not a JSON list of integers; write e.g. "[64, 32]"^^rdf:JSON')
+            raise UserError(f'{where}: {_short(value)} is not a JSON list of integers; write e.g. "[64, 32]"^^rdf:JSON')
     else:  # string, path, directory
         if dtype is not None and dtype != XSD.string:
-            raise UserError(f'{where}: {value.n3()} is not text; write it in quotes, e.g. "{spec.default}"')
+            raise UserError(f'{where}: {_short(value)} is not text; write it in quotes, e.g. "{spec.default}"')
         result = str(value)
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in result):
             raise UserError(

@@ -49,6 +49,13 @@ Parameter types, and what a raw command-line string becomes:
 
 A query can also come from any ``.rq`` file (the same header is read, if it has one) or be
 literal SPARQL text; see :func:`resolve`.
+
+Every query is read-only: update text (``DROP``, ``INSERT`` ...) is refused, and so is a
+``SERVICE`` clause, which would make the store send requests to other servers, unless it
+is allowed explicitly. Both are found in the query's tokens, so a comment or a string that
+holds the word does not count. A user's query runs through :func:`run_stoppable`, in a
+child process with a time limit (see :mod:`mlprov_rdf.stoppable_query`); :func:`run` runs
+in this process, for mlprov's own small queries about one run.
 """
 
 from __future__ import annotations
@@ -59,22 +66,26 @@ import json
 import logging
 import math
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import pyoxigraph as ox
 
-from . import vocab
+from . import stoppable_query, vocab
 from .errors import UserError
 from .resources import queries_dir
+from .store import _tokens as sparql_tokens
+from .store import is_database_error
+from .stoppable_query import DEFAULT_TIMEOUT_S
 
 if TYPE_CHECKING:  # pandas is imported only when a data frame is asked for
     import pandas
 
-    from .store import Store
+    from .store import RemoteStore, Store, StoreLocation
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +113,24 @@ _VARIABLE = re.compile(r"[?$]([A-Za-z_0-9\u00b7-\uffff]+)")
 _SLOT = re.compile(r"\bVALUES\s+[?$]([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*UNDEF\s*\}", re.IGNORECASE)
 _FLOAT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _MODIFIER = {kind: re.compile(rf"\b{word}\s+([0-9]+)\b", re.IGNORECASE) for kind, word in _MODIFIERS.items()}
+_DIGITS = re.compile(r"^[0-9]+$")
+#: The integers the store compares as numbers (Oxigraph's xsd:integer is 64-bit), and
+#: the largest LIMIT or OFFSET it takes.
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
+#: Oxigraph's xsd:decimal: 18 digits after the point, magnitude below about 1.7e20.
+_DECIMAL_PLACES, _DECIMAL_MAX = 18, Decimal("170141183460469231731.687303715884105727")
+#: The keywords that open a SPARQL update operation.
+UPDATE_KEYWORDS = ("INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "ADD", "MOVE", "COPY", "WITH")
+#: How :func:`run_stoppable` checks that a parameter's value is in the store, by type,
+#: when the query found nothing; ``TERM`` becomes the value in N-Triples form.
+_PRESENCE = {
+    "iri": "ASK { TERM ?p ?o }",
+    "metric": "ASK { ?evaluation <http://www.w3.org/ns/mls#specifiedBy> TERM }",
+    "result": "ASK { ?s TERM ?o }",
+}
+#: Characters a table never sends to a terminal as they are: C0 and C1 controls, DEL,
+#: and the bidirectional controls that reorder what is shown (U+202E and its kin).
+_UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 XSD_STRING = vocab.XSD + "string"
 _INTEGER_TYPES = {
@@ -176,6 +205,8 @@ class QueryResult:
     rows: list[tuple[Term | None, ...]] = field(default_factory=list)
     boolean: bool | None = None
     triples: list[ox.Triple] | None = None
+    #: Why an empty result may be empty: parameter values the store does not hold.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -319,7 +350,7 @@ def resolve(spec: str) -> CannedQuery:
             return load_file(path)
         if spec.endswith(".rq"):
             raise UserError(f"query {spec}: no such file")
-    if _SPARQL_KEYWORD.search(_strip_comments(spec)):
+    if _SPARQL_KEYWORD.search(_strip_comments(spec)) or _is_update_text(spec):
         title, description, params = parse_header(spec, "query text")
         _check_slots(spec, params, "query text")
         return CannedQuery(
@@ -335,6 +366,54 @@ def resolve(spec: str) -> CannedQuery:
         f"query {shown}: not a query in the library, a .rq file or SPARQL text; "
         f"the library has: {', '.join(library) or '(nothing)'}"
     )
+
+
+@lru_cache(maxsize=256)
+def _keywords(text: str) -> tuple[str | None, bool]:
+    """The query's form (its first keyword after the prologue) and whether it has a
+    ``SERVICE`` clause, read from its tokens: comments, strings and IRIs are skipped.
+
+    SPARQL has no bare words but keywords (a prefixed name holds a colon), so a word
+    token ``SERVICE`` is the keyword wherever it is, in a subquery too.
+    """
+    form: str | None = None
+    service = False
+    after: str | None = None
+    for kind, _position, word in sparql_tokens(text):
+        if kind != "word":
+            after = None
+            continue
+        if form is None and word not in ("PREFIX", "BASE") and after != "PREFIX":
+            form = word
+        service = service or word == "SERVICE"
+        after = word
+    return form, service
+
+
+def _is_update_text(spec: str) -> bool:
+    """Whether the text reads as a SPARQL update (more than one word, the first an update keyword)."""
+    try:
+        return len(spec.split()) > 1 and _keywords(spec)[0] in UPDATE_KEYWORDS
+    except SyntaxError:
+        return False
+
+
+def check_read_only(query: CannedQuery, *, allow_service: bool = False) -> None:
+    """Refuse an update, and a SERVICE clause unless ``allow_service``: one line each."""
+    try:
+        form, service = _keywords(query.text)
+    except SyntaxError as error:
+        raise UserError(f"query {query.label}: SPARQL syntax error: {error}") from None
+    if form in UPDATE_KEYWORDS:
+        raise UserError(
+            f"query {query.label}: the store is read-only here: updates ({', '.join(UPDATE_KEYWORDS[:-1])}) "
+            "are not allowed through mlprov query; give a SELECT, ASK, CONSTRUCT or DESCRIBE query"
+        )
+    if service and not allow_service:
+        raise UserError(
+            f"query {query.label}: a SERVICE clause makes the store send the query to another "
+            "server, refused by default; remove it, or pass --allow-service (allow_service=True in Python)"
+        )
 
 
 @lru_cache(maxsize=256)
@@ -463,15 +542,20 @@ def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
         return ox.Literal(raw)
     if param.type == "integer":
         if not _INTEGER.match(value):
-            raise UserError(f"parameter {param.name}: {raw!r} is not an integer")
-        return ox.Literal(str(int(value)), datatype=ox.NamedNode(vocab.XSD + "integer"))
+            raise UserError(f"parameter {param.name}: {_shown(raw)!r} is not an integer")
+        return ox.Literal(str(_bounded(param, value, INTEGER_MIN)), datatype=ox.NamedNode(vocab.XSD + "integer"))
     if param.type == "decimal":
         try:
             number = Decimal(value)
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():
-            raise UserError(f"parameter {param.name}: {raw!r} is not a decimal number")
+            raise UserError(f"parameter {param.name}: {_shown(raw)!r} is not a decimal number")
+        if number.adjusted() > 20 or number.copy_abs() > _DECIMAL_MAX or _decimal_places(number) > _DECIMAL_PLACES:
+            raise UserError(
+                f"parameter {param.name}: {_shown(raw)!r} is outside the store's decimals: at most "
+                f"{_DECIMAL_PLACES} digits after the point, magnitude below 1.7e20"
+            )
         lexical = format(number, "f")
         if "." not in lexical:
             lexical += ".0"
@@ -491,10 +575,35 @@ def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
     if param.type == "result":
         return _result_property(param, raw, value)
     if param.type in _MODIFIERS:
-        if not value.isdigit():
-            raise UserError(f"parameter {param.name}: {raw!r} is not a whole number of rows (0 or more)")
-        return ox.Literal(str(int(value)), datatype=ox.NamedNode(vocab.XSD + "integer"))
+        if not _DIGITS.match(value):
+            raise UserError(f"parameter {param.name}: {_shown(raw)!r} is not a whole number of rows (0 or more)")
+        return ox.Literal(str(_bounded(param, value, 0)), datatype=ox.NamedNode(vocab.XSD + "integer"))
     raise UserError(f"parameter {param.name}: unknown type {param.type!r}")
+
+
+def _decimal_places(number: Decimal) -> int:
+    """Digits after the point, trailing zeros left out (exactly: no context rounding)."""
+    _sign, digits, exponent = number.as_tuple()
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(int(exponent) + trailing)) if any(digits) else 0
+
+
+def _shown(raw: str, width: int = 40) -> str:
+    """A raw value short enough to quote in one line."""
+    return raw if len(raw) <= width else raw[: width - 1] + "…"
+
+
+def _bounded(param: QueryParam, digits: str, lowest: int) -> int:
+    """``[+-]digits`` as an int from ``lowest`` to :data:`INTEGER_MAX`, checked before
+    Python converts it (it refuses more than 4,300 digits with advice of its own)."""
+    if len(digits.lstrip("+-").lstrip("0")) <= len(str(INTEGER_MAX)):
+        number = int(digits)
+        if lowest <= number <= INTEGER_MAX:
+            return number
+    raise UserError(
+        f"parameter {param.name}: {_shown(digits)} is out of range; give a whole number from "
+        f"{lowest} to {INTEGER_MAX} (2**63-1), the largest the store takes"
+    )
 
 
 def _result_property(param: QueryParam, raw: str, value: str) -> ox.NamedNode:
@@ -594,9 +703,18 @@ def bind(query: CannedQuery, raw: Mapping[str, object]) -> dict[str, Bound]:
     return bound
 
 
-def prepare(query: CannedQuery, raw: Mapping[str, object]) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
-    """The query text with its values slots and limits filled in, and the substitutions for the rest."""
-    bound = bind(query, raw)
+def prepare(
+    query: CannedQuery, raw: Mapping[str, object], *, allow_service: bool = False
+) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
+    """The query text with its values slots and limits filled in, and the substitutions for the rest.
+
+    Refuses updates and (unless ``allow_service``) SERVICE clauses, see :func:`check_read_only`.
+    """
+    check_read_only(query, allow_service=allow_service)
+    return _fill(query, bind(query, raw))
+
+
+def _fill(query: CannedQuery, bound: Mapping[str, Bound]) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
     slots = query.slots
     modifiers = {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
     text = fill_slots(query.text, {name: value for name, value in bound.items() if name in slots})
@@ -649,29 +767,123 @@ def fill_slots(text: str, values: Mapping[str, Bound]) -> str:
 # -- running -------------------------------------------------------------------------------
 
 
-def run(store: "Store", query: CannedQuery, raw_params: Mapping[str, object] | None = None) -> QueryResult:
-    """Bind the parameters, run the query and collect the whole result."""
+def run(store: "Store | RemoteStore", query: CannedQuery, raw_params: Mapping[str, object] | None = None) -> QueryResult:
+    """Bind the parameters, run the query in this process and collect the whole result.
+
+    Nothing can stop it before it ends: this is for mlprov's own queries about one run
+    (the metrics ``mlprov run`` prints, the environment ``diff`` compares); a user's
+    query goes through :func:`run_stoppable`.
+    """
     text, substitutions = prepare(query, raw_params or {})
     log.debug("query %s with %s", query.label, {k: str(v) for k, v in substitutions.items()})
+    with _as_user_errors(query):
+        return _collect(store.query(text, substitutions), substitutions)
+
+
+def run_stoppable(
+    location: "StoreLocation",
+    query: CannedQuery,
+    raw_params: Mapping[str, object] | None = None,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    allow_service: bool = False,
+) -> QueryResult:
+    """Bind the parameters and run the query in a child process with the store open there,
+    stopped after ``timeout_s`` seconds (a :class:`~mlprov_rdf.errors.QueryTimeout`) or on
+    Ctrl-C; the store is not held once this returns or raises.
+
+    When the answer is empty, one ASK per IRI, measure or result parameter says whether
+    the store holds that value: a required one it lacks is a UserError, an optional one
+    (or one left at its default) a note in ``QueryResult.notes``.
+    """
+    stoppable_query.check_timeout(timeout_s)
+    bound = bind(query, raw_params or {})
+    check_read_only(query, allow_service=allow_service)
+    text, substitutions = _fill(query, bound)
+    presence = {
+        name: _PRESENCE[query.param(name).type].replace("TERM", str(value))
+        for name, value in bound.items()
+        if query.param(name).type in _PRESENCE and isinstance(value, ox.NamedNode)
+    }
+    log.debug("query %s with %s, at most %g s", query.label, {k: str(v) for k, v in substitutions.items()}, timeout_s)
+
+    def job(store: "Store | RemoteStore") -> bytes:
+        with _as_user_errors(query):
+            kind, payload, empty = _encode(store.query(text, substitutions))
+            absent = [name for name, ask in presence.items() if empty and not bool(store.query(ask))]
+        return json.dumps({"kind": kind, "absent": absent}).encode("utf-8") + b"\n" + payload
+
+    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label)
+    header, _, payload = answer.partition(b"\n")
+    meta = json.loads(header)
+    result = _decode(meta["kind"], payload, substitutions)
+    missing = [f"no {_noun(query, name)} {bound[name]} in the store" for name in meta["absent"]]
+    required = [m for name, m in zip(meta["absent"], missing) if query.param(name).required]
+    if required:
+        raise UserError(f"query {query.label}: {'; '.join(required)}; check the value ('mlprov runs' and 'mlprov query plans' list what there is)")
+    for note in missing:
+        log.info("query %s: %s", query.label, note)
+    result.notes.extend(missing)
+    return result
+
+
+def _noun(query: CannedQuery, name: str) -> str:
+    return "recorded " + name if query.param(name).type in ("metric", "result") else name
+
+
+@contextmanager
+def _as_user_errors(query: CannedQuery) -> Iterator[None]:
+    """A query's syntax and evaluation errors as one line that names the query."""
     try:
-        result = store.query(text, substitutions)
-        if isinstance(result, ox.QuerySolutions):
-            variables = [v.value for v in result.variables]
-            keep = [i for i, name in enumerate(variables) if name not in substitutions]
-            rows = [tuple(solution[i] for i in keep) for solution in result]
-            return QueryResult(columns=[variables[i] for i in keep], rows=rows)
-        if isinstance(result, ox.QueryBoolean):
-            return QueryResult(columns=[], boolean=bool(result))
-        triples = list(result)
-        return QueryResult(
-            columns=["subject", "predicate", "object"],
-            rows=[(t.subject, t.predicate, t.object) for t in triples],
-            triples=triples,
-        )
+        yield
     except SyntaxError as error:
         raise UserError(f"query {query.label}: SPARQL syntax error: {_one_line(error)}") from None
-    except RuntimeError as error:  # e.g. a parameter the query does not project
+    except (RuntimeError, OSError) as error:  # e.g. a parameter the query does not project
+        if is_database_error(error):
+            raise  # the store's own damage: open_store reports it as such
         raise UserError(f"query {query.label}: {_one_line(error)}") from None
+
+
+def _collect(result: object, substitutions: Mapping[str, object]) -> QueryResult:
+    """Every row of a query's answer, without the columns of substituted parameters."""
+    if isinstance(result, ox.QuerySolutions):
+        variables = [v.value for v in result.variables]
+        keep = [i for i, name in enumerate(variables) if name not in substitutions]
+        rows = [tuple(solution[i] for i in keep) for solution in result]
+        return QueryResult(columns=[variables[i] for i in keep], rows=rows)
+    if isinstance(result, ox.QueryBoolean):
+        return QueryResult(columns=[], boolean=bool(result))
+    triples = list(result)  # type: ignore[call-overload]
+    return QueryResult(
+        columns=["subject", "predicate", "object"],
+        rows=[(t.subject, t.predicate, t.object) for t in triples],
+        triples=triples,
+    )
+
+
+def _encode(result: object) -> tuple[str, bytes, bool]:
+    """A query's answer as bytes that keep every term: SPARQL results TSV, or N-Triples for
+    a graph (pyoxigraph writes both without making a Python object per term); and whether
+    it is empty."""
+    if isinstance(result, ox.QuerySolutions):
+        data = result.serialize(format=ox.QueryResultsFormat.TSV)
+        return "bindings", data, b"\n" not in data.rstrip(b"\n")
+    if isinstance(result, ox.QueryBoolean):
+        return "boolean", b"true" if result else b"false", False
+    if isinstance(result, ox.QueryTriples):
+        data = result.serialize(format=ox.RdfFormat.N_TRIPLES)
+    else:  # a server's graph answer: a list of triples
+        data = ox.serialize(result, format=ox.RdfFormat.N_TRIPLES) if result else b""
+    return "graph", data, not data
+
+
+def _decode(kind: str, payload: bytes, substitutions: Mapping[str, object]) -> QueryResult:
+    if kind == "bindings":
+        return _collect(ox.parse_query_results(payload, format=ox.QueryResultsFormat.TSV), substitutions)
+    if kind == "boolean":
+        return QueryResult(columns=[], boolean=payload == b"true")
+    quads = ox.parse(payload, format=ox.RdfFormat.N_TRIPLES) if payload else []
+    return _collect([ox.Triple(q.subject, q.predicate, q.object) for q in quads], substitutions)
 
 
 def _one_line(error: BaseException) -> str:
@@ -710,6 +922,15 @@ def _short_number(lexical: str) -> str:
     return lexical
 
 
+def terminal_text(text: str) -> str:
+    """Text a table may print on a terminal: line breaks as ``⏎``, tabs as spaces, and every
+    other control character (C0, C1, DEL) and bidirectional control as a visible escape
+    (``\\x1b``, ``\\u202e``), so that stored text cannot clear the screen, retitle the
+    window or reorder what is shown. CSV and JSON keep the text as it is: they are data."""
+    text = text.replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", " ")
+    return _UNSAFE_FOR_TERMINAL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
 def _table_cell(term: Term | None) -> str:
     if term is None:
         return ""
@@ -743,7 +964,7 @@ def to_table(result: QueryResult, max_width: int | None = 72) -> str:
     for row in result.rows:
         line = []
         for term in row:
-            text = _table_cell(term).replace("\r\n", "\n").replace("\n", " ⏎ ").replace("\t", " ")
+            text = terminal_text(_table_cell(term))
             if max_width and len(text) > max_width:
                 text = text[: max_width - 1] + "…"
             line.append(text)

@@ -40,7 +40,8 @@ from typing import Any, Callable
 import pyoxigraph as ox
 import rdflib
 
-from . import __version__, generate, vocab
+from . import __version__, generate, queries, vocab
+from .arguments import checked_run_iri
 from .errors import UserError
 from .plan import Parameter, Plan, typed_value, from_graph
 from .store import Store, StoreLocation, open_store
@@ -158,16 +159,6 @@ class Reproduction:
 # -- reading a run -------------------------------------------------------------------
 
 
-def normalise_run_iri(text: str) -> str:
-    """A run IRI from a run IRI, its bundle IRI or a bare run id (what 'mlprov runs' shows)."""
-    text = text.strip()
-    if text.startswith(vocab.BUNDLE_BASE):
-        return vocab.RUN_BASE + text[len(vocab.BUNDLE_BASE):]
-    if text and ":" not in text:
-        return vocab.run_iri(text)
-    return text
-
-
 def _bindings(store: Store, sparql: str, **values: str) -> list[dict[str, Any]]:
     subs = {k: ox.NamedNode(v) for k, v in values.items()}
     names = [v.lstrip("?") for v in re.search(r"SELECT (.*?) WHERE", sparql).group(1).split()]
@@ -175,9 +166,7 @@ def _bindings(store: Store, sparql: str, **values: str) -> list[dict[str, Any]]:
 
 
 def _run_facts(store: Store, run: str) -> tuple[str, str, str | None]:
-    """(bundle graph, plan IRI, status) of a recorded run, or a UserError."""
-    if not run.startswith(vocab.RUN_BASE):
-        raise UserError(f"{run}: not a run IRI; give one from 'mlprov runs' (urn:mlprov:run:...)")
+    """(bundle graph, plan IRI, status) of a recorded run (a checked run IRI), or a UserError."""
     graph = vocab.bundle_iri(vocab.run_id_of(run))
     if not store.has_graph(graph):
         raise UserError(f"{run}: no run with this IRI in the store {getattr(store.location, 'display', store.location.home)}; list runs with 'mlprov runs'")
@@ -438,8 +427,8 @@ def reproduce(
 
     if tolerance < 0 or math.isnan(tolerance):
         raise UserError(f"--tolerance {tolerance}: give a relative tolerance of 0 or more, e.g. 1e-6")
-    original = normalise_run_iri(run_iri)
-    with open_store(location, create=False) as store:
+    original = checked_run_iri(run_iri, argument="RUN_IRI")
+    with open_store(location, create=False, read_only=True) as store:
         _graph, plan_iri, status = _run_facts(store, original)
         if not store.has_graph(plan_iri):
             raise UserError(f"{original}: its plan <{plan_iri}> is not in the store; store it with 'mlprov generate PLAN.ttl'")
@@ -507,7 +496,11 @@ def _show(term: ox.Literal, width: int = 40) -> str:
 
 def table(rep: Reproduction) -> str:
     header = ("check", "original", "new", "verdict")
-    rows = [(c.name, c.original_text, c.new_text, "reproduced" if c.reproduced else "NOT reproduced") for c in rep.checks]
+    rows = [
+        tuple(queries.terminal_text(v) for v in (c.name, c.original_text, c.new_text))
+        + ("reproduced" if c.reproduced else "NOT reproduced",)
+        for c in rep.checks
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])

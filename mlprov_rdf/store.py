@@ -20,6 +20,8 @@ Both stores answer queries over the union of all named graphs.
 from __future__ import annotations
 
 import base64
+import errno
+import fcntl
 import http.client
 import logging
 import os
@@ -36,7 +38,7 @@ from urllib.parse import quote, unquote, urlsplit
 import pyoxigraph as ox
 import rdflib
 
-from .errors import StoreBusy, UserError
+from .errors import StoreBusy, StoreDamaged, StoreReadOnly, StoreUnreachable, UserError
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +141,9 @@ def _safe_url(url: str) -> str:
 
 
 def _is_lock_error(error: OSError) -> bool:
-    text = str(error).lower()
-    return "lock" in text or "resource temporarily unavailable" in text
+    """RocksDB's own lock refusal (not "block", which its corruption messages also say)."""
+    text = str(error)
+    return "While lock file" in text or "lock hold by current process" in text or "Resource temporarily unavailable" in text
 
 
 def _quads(graph: ox.NamedNode, triples: Iterable[ox.Triple | ox.Quad]) -> tuple[list[ox.Quad], bool]:
@@ -163,11 +166,15 @@ def _replace_update(graph: ox.NamedNode, quads: list[ox.Quad]) -> str:
 
 
 class Store:
-    """An open embedded store. Use :func:`open_store` rather than this constructor."""
+    """An open embedded store. Use :func:`open_store` rather than this constructor.
 
-    def __init__(self, location: StoreLocation, inner: ox.Store):
+    ``read_only``: opened with ``pyoxigraph.Store.read_only``, which writes no file at all.
+    """
+
+    def __init__(self, location: StoreLocation, inner: ox.Store, *, read_only: bool = False):
         self.location = location
         self.inner = inner
+        self.read_only = read_only
 
     # -- reading -----------------------------------------------------------------
 
@@ -228,10 +235,20 @@ class Store:
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
 
-    def close(self) -> None:
-        if self.inner is not None:
-            self.inner.flush()
-            self.inner = None  # the last reference: Oxigraph releases its lock here
+    def close(self, *, quietly: bool = False) -> None:
+        """Flush and release the database; ``quietly`` when another error is on its way
+        out, so that a flush failing on the same full disk cannot hide it."""
+        if self.inner is None:
+            return
+        try:
+            if not self.read_only:
+                self.inner.flush()
+        except (OSError, RuntimeError) as error:
+            if not quietly:
+                raise
+            log.warning("%s: the closing flush failed too: %s", self.location.display, error)
+        finally:
+            self.inner = None  # the last reference: Oxigraph closes the database here
 
 
 def _rdflib_graph(ntriples: bytes) -> rdflib.Graph:
@@ -334,9 +351,9 @@ class RemoteStore:
             return response.status, response.getheader("Content-Type", "") or "", data
         raise AssertionError("unreachable")
 
-    def _unreachable(self, error: BaseException) -> UserError:
+    def _unreachable(self, error: BaseException) -> StoreUnreachable:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        return UserError(
+        return StoreUnreachable(
             f"{self.location.display}: cannot reach the SPARQL server ({reason}); start it "
             "(see docs/deploy.md) or point --store / MLPROV_STORE at a running server"
         )
@@ -626,9 +643,208 @@ def _remove_unfinished_bulk_loads(db: Path) -> None:
         orphan.unlink(missing_ok=True)
 
 
+#: What a database folder holds before RocksDB has written a database in it (a creation
+#: killed at its start leaves these): such a folder is new, not damaged.
+_NOT_YET_A_DATABASE = frozenset({"LOCK", "LOG", "IDENTITY"})
+_MANIFEST_NAME = re.compile(r"MANIFEST-[0-9]+")
+#: RocksDB's log format (MANIFEST files): 32 KiB blocks of records, each with a 7-byte
+#: header (checksum, length, type) or an 11-byte one for the recyclable types.
+_LOG_BLOCK = 32768
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+
+
+class _Locked(Exception):
+    """Another process holds the store: wait and try again."""
+
+
+@dataclass
+class _Held:
+    """The lock this process holds on one database, shared by nested read-only opens."""
+
+    fd: int | None
+    exclusive: bool
+    pid: int
+    opens: int = 1
+
+
+#: Databases this process has open, by folder: POSIX locks belong to the process, and
+#: closing any descriptor of the LOCK file drops them, so a second open of the same
+#: database in one process must reuse the first one's lock rather than take its own.
+_HELD: dict[Path, _Held] = {}
+
+
+def _log_truncated(data: bytes) -> bool:
+    """Whether a RocksDB log file (a MANIFEST) ends inside a record.
+
+    RocksDB reads a MANIFEST cut short as if it ended at the last whole record and, opened
+    for writing, then deletes the data files that the lost records listed.
+    """
+    i, n, inside = 0, len(data), False
+    while i < n:
+        left = _LOG_BLOCK - i % _LOG_BLOCK
+        if left < 7:  # a block's tail too short for a header is padding
+            i += left
+            continue
+        if n - i < 7:
+            return True
+        length = int.from_bytes(data[i + 4 : i + 6], "little")
+        kind = data[i + 6]
+        header = 11 if kind in (5, 6, 7, 8) else 7
+        if kind == 0 and length == 0:  # preallocated zeros: the end of what was written
+            return inside
+        if i + header + length > n:
+            return True
+        kind = kind - 4 if kind in (5, 6, 7, 8) else kind
+        if kind in (_FULL, _FIRST, _MIDDLE, _LAST):
+            inside = kind in (_FIRST, _MIDDLE)
+        i += header + length
+    return inside
+
+
+def _damaged(location: StoreLocation, reason: str) -> StoreDamaged:
+    reason = " ".join(reason.split())[:300]
+    return StoreDamaged(
+        f"{location.database}: the store is damaged and cannot be read as it is ({reason}); nothing was "
+        f"changed; restore {location.home} from a backup ('mlprov store backup DIR' makes one), and run "
+        f"'mlprov store check --store {location.home}' to confirm"
+    )
+
+
+def _database_exists(location: StoreLocation) -> bool:
+    """Whether the database folder holds a database (False: absent or new), decided
+    before RocksDB sees it, which would create a new database over a folder without
+    ``CURRENT``. Anything that is neither is :class:`StoreDamaged`."""
+    db = location.database
+    if not db.exists() and not db.is_symlink():
+        return False
+    if not db.is_dir():
+        raise _damaged(location, f"{db.name} is not a folder")
+    names = {entry.name for entry in db.iterdir()}
+    if "CURRENT" not in names:
+        data = sorted(n for n in names if n not in _NOT_YET_A_DATABASE and not n.startswith("LOG.old."))
+        if not data:
+            return False
+        shown = ", ".join(data[:3]) + (", ..." if len(data) > 3 else "")
+        raise _damaged(location, f"its CURRENT file is missing, but it holds {len(data)} other files: {shown}")
+    named = (db / "CURRENT").read_text(encoding="utf-8", errors="replace").strip()
+    if not _MANIFEST_NAME.fullmatch(named):
+        raise _damaged(location, f"CURRENT names no MANIFEST file ({named[:40]!r})")
+    manifest = db / named
+    if manifest.is_file() and _log_truncated(manifest.read_bytes()):
+        raise _damaged(location, f"{named} ends inside a record: it was cut short")
+    return True
+
+
+def is_database_error(error: BaseException) -> bool:
+    """Whether an error is RocksDB's about the database's files (not Python's own I/O)."""
+    text = str(error)
+    return isinstance(error, (OSError, RuntimeError)) and (text.startswith("IO error") or "Corruption" in text)
+
+
+def _store_error(location: StoreLocation, error: BaseException, *, writing: bool) -> UserError:
+    """The one line for an error RocksDB raised while opening or using the database."""
+    text = " ".join(str(error).split())
+    code = getattr(error, "errno", None)
+    if code == errno.ENOSPC or "No space left on device" in text:
+        return UserError(
+            f"{location.home}: no space left on the device that holds the store; what was being written "
+            "was not stored; free some space and run the command again"
+        )
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text or "Permission denied" in text:
+        if writing:
+            return StoreReadOnly(
+                f"{location.home}: the store is read-only ({text[:200]}); nothing was changed; this command "
+                "writes to the store: make the folder writable, or give a writable store with --store"
+            )
+        return UserError(f"{location.home}: cannot read the store ({text[:200]}); nothing was changed; "
+                         "check the folder's permissions")
+    return _damaged(location, text)
+
+
+def _lock(location: StoreLocation, *, exclusive: bool) -> _Held:
+    """Take the database's lock: shared for readers, exclusive for the writer.
+
+    It is the lock RocksDB itself takes (fcntl on ``LOCK``), so a writer excludes readers
+    and other writers, readers share it, and a read-only open never meets a writer,
+    which pyoxigraph leaves undefined. A database without ``LOCK`` has no writer.
+    """
+    db = location.database
+    held = _HELD.get(db)
+    if held is not None and held.pid == os.getpid():
+        if held.exclusive or exclusive:
+            raise StoreBusy(f"{db}: this process has the store open already; close it before opening it again")
+        held.opens += 1
+        return held
+    path = db / "LOCK"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY, 0o644)
+    except FileNotFoundError:
+        if exclusive:
+            raise
+        fd = None
+    if fd is not None:
+        try:
+            fcntl.lockf(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(fd)
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise _Locked() from None
+            raise
+    held = _HELD[db] = _Held(fd, exclusive, os.getpid())
+    return held
+
+
+def _unlock(db: Path, held: _Held) -> None:
+    held.opens -= 1
+    if held.opens == 0:
+        _HELD.pop(db, None)
+        if held.fd is not None:
+            os.close(held.fd)  # releases the lock
+
+
+def _open_database(location: StoreLocation, *, writable: bool, create: bool) -> tuple[ox.Store, _Held]:
+    """The database opened under its lock; ``writable`` False opens it read-only.
+
+    Every open is checked by a read-only open first, which writes no file: a damaged
+    store is refused exactly as it was found (RocksDB, opened for writing, rotates its
+    log even when it then fails, and creates a new database where ``CURRENT`` is gone).
+    """
+    db = location.database
+    absent = UserError(
+        f"{location.home}: no mlprov store here; run 'mlprov generate' or 'mlprov run' first, "
+        "or point --store / MLPROV_STORE at an existing store"
+    )
+    if not _database_exists(location) and not create:
+        raise absent
+    if writable:
+        db.mkdir(parents=True, exist_ok=True)
+    held = _lock(location, exclusive=writable)
+    try:
+        if _database_exists(location):  # again, now that no writer can be changing it
+            probe = ox.Store.read_only(str(db))
+            if not writable:
+                return probe, held
+            del probe
+        elif not create:
+            raise absent
+        return ox.Store(str(db)), held
+    except BaseException:
+        _unlock(db, held)
+        raise
+
+
 @contextmanager
-def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 120.0) -> Iterator[Store | RemoteStore]:
-    """Open the store for one job, waiting while another process holds it."""
+def open_store(
+    location: StoreLocation, *, create: bool = True, read_only: bool = False, wait_s: float = 120.0
+) -> Iterator[Store | RemoteStore]:
+    """Open the store for one job, waiting while another process writes to it.
+
+    ``read_only``: for jobs that only read. The database is opened with
+    ``pyoxigraph.Store.read_only`` under a shared lock: readers do not wait for each
+    other, nothing is written (a read-only folder or file system can be queried), and
+    nothing is created. A store that cannot be read as it is raises
+    :class:`StoreDamaged`, here or while the job reads it, and is left as it was found.
+    """
     if location.is_remote:
         remote = RemoteStore(location)
         try:
@@ -637,36 +853,48 @@ def open_store(location: StoreLocation, *, create: bool = True, wait_s: float = 
         finally:
             remote.close()
         return
-    db = location.database
-    if not db.exists() and not create:
-        raise UserError(
-            f"{location.home}: no mlprov store here; run 'mlprov generate' or 'mlprov run' first, "
-            "or point --store / MLPROV_STORE at an existing store"
-        )
-    if location.home.exists() and not location.home.is_dir():
-        raise UserError(f"--store {location.home}: is a file, not a folder; give a folder path")
-    db.parent.mkdir(parents=True, exist_ok=True)
+    home, db = location.home, location.database
+    if home.exists() and not home.is_dir():
+        raise UserError(f"--store {home}: is a file, not a folder; give a folder path")
+    if (home / "CURRENT").is_file() and (home / "IDENTITY").is_file():
+        raise UserError(f"--store {home}: is an Oxigraph database folder; give the store folder that holds it ({home.parent})")
+    writable = not read_only
     deadline = time.monotonic() + wait_s
     delay = 0.05
     while True:
         try:
-            inner = ox.Store(str(db))
+            inner, held = _open_database(location, writable=writable, create=create and writable)
             break
+        except _Locked:
+            pass
         except OSError as error:
             if not _is_lock_error(error):
-                raise UserError(f"{db}: cannot open the store: {error}") from None
-            if time.monotonic() > deadline:
-                raise StoreBusy(
-                    f"{db}: another process has held the store for {wait_s:.0f} s; "
-                    "try again when it has finished"
-                ) from None
-            log.debug("store busy, retrying in %.2f s", delay)
-            time.sleep(delay + random.uniform(0, delay))
-            delay = min(delay * 2, 1.0)
-    _remove_unfinished_bulk_loads(db)
-    store = Store(location, inner)
+                raise _store_error(location, error, writing=writable) from None
+        except RuntimeError as error:
+            if not is_database_error(error):
+                raise
+            raise _store_error(location, error, writing=writable) from None
+        if time.monotonic() > deadline:
+            raise StoreBusy(
+                f"{db}: another process has held the store for {wait_s:.0f} s; try again when it has finished"
+            ) from None
+        log.debug("store busy, retrying in %.2f s", delay)
+        time.sleep(delay + random.uniform(0, delay))
+        delay = min(delay * 2, 1.0)
+    store = Store(location, inner, read_only=read_only)
     del inner
     try:
-        yield store
-    finally:
+        if writable:
+            _remove_unfinished_bulk_loads(db)
+        try:
+            yield store
+        except BaseException:
+            store.close(quietly=True)  # the job's own error is the one to report
+            raise
         store.close()
+    except (OSError, RuntimeError) as error:
+        if not is_database_error(error):
+            raise
+        raise _store_error(location, error, writing=writable) from None
+    finally:
+        _unlock(db, held)

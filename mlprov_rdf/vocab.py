@@ -4,6 +4,7 @@ Plain strings on purpose: the kernel-side capture module imports this, and it
 must not pull in rdflib.
 """
 
+import re
 from urllib.parse import quote
 
 PROV = "http://www.w3.org/ns/prov#"
@@ -59,6 +60,8 @@ ONTOLOGY_GRAPH = "https://w3id.org/mlprov"
 
 #: Instance IRIs minted by mlprov. Plans keep the IRIs their authors chose.
 RUN_BASE = "urn:mlprov:run:"
+#: A run id: what journals are named and run IRIs end with (it becomes part of IRIs).
+RUN_ID = re.compile(r"[A-Za-z0-9._-]+")
 BUNDLE_BASE = "urn:mlprov:bundle:"
 INFERRED_BASE = "urn:mlprov:inferred:"
 AGENT_BASE = "urn:mlprov:agent:"

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from mlprov_rdf import ingest, vocab
 from mlprov_rdf.cli import INGEST_LINES, main
-from mlprov_rdf.errors import UserError
 from mlprov_rdf.store import StoreLocation, open_store
 
 
@@ -140,16 +139,19 @@ def test_a_split_or_setting_name_that_no_iri_can_hold_is_percent_encoded(execute
     assert values[vocab.PARAM + "batch%20size%2F2"] == "16"
 
 
-def test_a_journal_whose_name_is_no_run_id_is_refused_before_anything_is_written(executed_run, tmp_path):
+def test_a_journal_whose_name_is_no_run_id_is_refused_and_the_others_are_stored(executed_run, tmp_path):
     good, bad = _copies(_journal(executed_run), tmp_path / "journal", 2)
     bad = bad.rename(bad.with_name("my run.nt"))
     with open_store(StoreLocation(tmp_path / "store")) as store:
-        with pytest.raises(UserError, match="my run.nt: not named as mlprov names journals"):
+        with pytest.raises(ingest.JournalsRefused, match="my run.nt: not named as mlprov names journals") as refusal:
             ingest.ingest_journals(store, [good, bad])
-        assert not list(store.inner.named_graphs())
+        assert [r.journal for r in refusal.value.stored] == [good]
+        assert [g.value for g in store.inner.named_graphs()] == [vocab.bundle_iri(good.stem)]
+    assert not bad.with_suffix(".ingested").exists()
     result = CliRunner().invoke(main, ["ingest", str(good), str(bad), "--store", str(tmp_path / "store")])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "my run.nt: not named as mlprov names journals" in result.stderr
+    assert "the other journal was stored" in result.stderr
 
 
 _IMPORT = """

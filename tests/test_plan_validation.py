@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import rdflib
 from click.testing import CliRunner
 
 from mlprov_rdf.cli import main
+from mlprov_rdf.generate import build_notebook, notebook_bytes
+from mlprov_rdf.plan import load
 from tests.conftest import make_plan
 
 PLAN = "<https://example.org/plans/bad>"
@@ -136,3 +139,41 @@ def test_csv_plan_with_existing_file_is_valid(tmp_path):
     plan = make_plan(tmp_path / "csv.ttl", dataset='"csv"', csv_path='"data.csv"')
     result = CliRunner().invoke(main, ["validate", str(plan)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_plan_with_a_utf8_bom_validates_and_gives_the_same_notebook(tmp_path):
+    plain = make_plan(tmp_path / "iris.ttl")
+    with_bom = tmp_path / "bom" / "iris.ttl"
+    with_bom.parent.mkdir()
+    with_bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    result = CliRunner().invoke(main, ["validate", str(with_bom)])
+    assert result.exit_code == 0, result.output
+    assert notebook_bytes(load(with_bom).plan) == notebook_bytes(load(plain).plan)
+
+
+def test_a_trig_or_nquads_plan_in_one_graph_gives_the_same_notebook_as_turtle(tmp_path):
+    plain = make_plan(tmp_path / "iris.ttl")
+    plan = load(plain).plan
+    lines = rdflib.Graph().parse(plain).serialize(format="nt").splitlines()
+    files = {
+        "named.trig": f"<{plan.iri}> {{\n" + "\n".join(lines) + "\n}\n",
+        "default.trig": "{\n" + "\n".join(lines) + "\n}\n",
+        "named.nq": "".join(f"{line[:-1]} <{plan.iri}> .\n" for line in lines),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        assert notebook_bytes(load(tmp_path / name).plan) == notebook_bytes(plan), name
+
+
+def test_plan_text_in_markdown_cells_never_becomes_a_link(tmp_path):
+    mistune = pytest.importorskip("mistune", reason="mistune (nbconvert's markdown renderer) renders the cells")
+    plan_file = make_plan(tmp_path / "links.ttl")
+    text = plan_file.read_text()
+    text = text.replace('dcterms:title "Iris test plan"', 'dcterms:title "[click](javascript:alert(1)) ![i](data:text/html,x)"')
+    text = text.replace('rdfs:label "Load the data"', 'rdfs:label "[a][r] <javascript:alert(2)> \\\\[b](vbscript:x)"')
+    text = text.replace('rdfs:label "Train the model"', 'rdfs:label "[r]: javascript:alert(3)"')
+    plan_file.write_text(text)
+    nb = build_notebook(load(plan_file).plan)
+    rendered = "\n".join(mistune.html(c.source) for c in nb.cells if c.cell_type == "markdown")
+    assert "<a " not in rendered and "<img " not in rendered
+    assert "[click](javascript:alert(1))" in rendered  # shown as written
