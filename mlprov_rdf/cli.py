@@ -154,7 +154,7 @@ def run_command(source: Path, output: Path | None, timeout: int | None, force: b
         sys.exit(outcome.stop.exit_code)
     click.echo(f"run {outcome.run}: {outcome.status.lower()}")
     click.echo(f"notebook: {outcome.notebook}")
-    with open_store(location) as st:
+    with open_store(location, read_only=True) as st:
         result = queries.run(st, queries.resolve("run-metrics"), {"run": outcome.run})
     if result.rows:
         click.echo(queries.to_table(result))

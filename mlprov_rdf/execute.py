@@ -29,6 +29,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from . import vocab
 from .arguments import write_output
+from .errors import UserError
 
 log = logging.getLogger(__name__)
 #: nbclient logs timeouts and dead kernels as errors; execution reports them itself, once.
@@ -70,6 +71,7 @@ class Execution:
     ok: bool
     error: str | None  # one line: what stopped the notebook
     stop: Stop | None = None
+    unsaved: str | None = None  # why the executed notebook could not be saved (the journal holds the run)
 
 
 @contextmanager
@@ -205,10 +207,13 @@ def execute_notebook(
             stopper.cancel()
     # A kernel killed because it did not stop is the stop's; a stop after the last cell stops nothing.
     stop = stopper.stop if stopper.stop and stopper.stop.cell <= len(code_cells) else died
-    _save(nb, output)
     if stop is not None:
         _record_stop(journal_dir / f"{run_id}.nt", vocab.run_iri(run_id), stop)
         error = stop.reason
+    try:
+        _save(nb, output)
+    except UserError as failure:  # a full disk, say: the run is in its journal and is still stored
+        return Execution(Path(output), False, error or str(failure), stop, unsaved=str(failure))
     return Execution(Path(output), error is None, error, stop)
 
 
@@ -217,11 +222,14 @@ def _record_stop(journal: Path, run: str, stop: Stop) -> None:
     if not journal.is_file():
         return  # stopped before the notebook started recording
     line = f'<{run}> <{STOP_REASON}> "{stop.reason}" .\n'.encode("utf-8")
-    with open(journal, "rb+") as stream:
-        size = stream.seek(0, os.SEEK_END)
-        if size and (stream.seek(size - 1), stream.read(1))[1] != b"\n":
-            line = b"\n" + line  # a line cut off by a killed kernel stays on a line of its own
-        stream.write(line)
+    try:
+        with open(journal, "rb+") as stream:
+            size = stream.seek(0, os.SEEK_END)
+            if size and (stream.seek(size - 1), stream.read(1))[1] != b"\n":
+                line = b"\n" + line  # a line cut off by a killed kernel stays on a line of its own
+            stream.write(line)
+    except OSError as error:  # a full disk: the run is still stored, as ingest derives it
+        log.warning("%s: could not record the stop reason (%s)", journal, error.strerror or error)
 
 
 def _save(nb, path: Path) -> None:

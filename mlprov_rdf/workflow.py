@@ -108,6 +108,8 @@ def run(
         )
     with open_store(location) as store:
         result = ingest.ingest_journal(store, journal)
+    if execution.unsaved:
+        raise UserError(f"run {result.run} is stored ({result.status.lower()}), but {execution.unsaved}")
     ok = execution.ok and result.status == "Completed"
     return RunOutcome(result.run, result.status, ok, execution.error, output, execution.stop)
 

@@ -252,3 +252,21 @@ def test_server_down_at_ingest_keeps_the_journal_and_ingest_records_it_once_the_
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_run_whose_notebook_cannot_be_saved_on_a_full_disk_is_still_stored(small_disk, tmp_path):
+    home = tmp_path / "home"
+    start = ('from mlprov_rdf import capture\nrun = capture.start(plan="https://example.org/plans/small", '
+             'title="small", plan_digest="0", steps={}, parameters={})')
+    notebook = tmp_path / "small.ipynb"
+    notebook.write_text(json.dumps(_notebook([start, "print('x' * 100_000)"])), encoding="utf-8")
+    output = small_disk / "executed.ipynb"
+    _fill(small_disk, leave=0)
+    done = mlprov(["run", notebook, "-o", output, "--store", home], cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr
+    (line,) = _errors(done)
+    (run_id,) = _stored_runs(home)
+    assert line.startswith(f"mlprov: error: run {vocab.run_iri(run_id)} is stored (")
+    assert f"{output}: cannot be written" in line and "free some space" in line
+    assert not output.exists() and not any(p.name.endswith(".tmp") for p in small_disk.iterdir())
+    assert (home / "journal" / f"{run_id}.ingested").exists()
