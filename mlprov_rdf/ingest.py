@@ -153,13 +153,19 @@ class PreparedRun:
     def has_blank_nodes(self) -> bool:
         return "_:" in self.body  # or a literal that holds "_:": then it merely takes the update path
 
-    def trig(self) -> tuple[str, str, str]:
-        """The run graph as one TriG graph block, in parts: a batch joins them with no
-        copy of each body."""
-        return f"<{self.graph}> {{\n", self.body, "}\n"
+    def nquads(self) -> str:
+        """The run graph as N-Quads: each line's " ." becomes " <GRAPH> .".
+
+        N-Quads, not a TriG block, because its parser takes one statement a line and
+        nothing else (no prefixes, no ``;``, no ``[ ]``, no graph blocks): a journal line
+        that is not one plain statement makes the write fail instead of saying more than
+        it seems to. Every line of ``body`` ends in " ." and holds no carriage return
+        (see ``_quick_scan``), so the replacement meets line ends only.
+        """
+        return self.body.replace(" .\n", f" <{self.graph}> .\n")
 
     def quads(self) -> list[ox.Quad]:
-        return list(ox.parse("".join(self.trig()), format=ox.RdfFormat.TRIG))
+        return list(ox.parse(self.nquads(), format=ox.RdfFormat.N_QUADS))
 
 
 @dataclass(frozen=True)
@@ -221,8 +227,9 @@ def _about_own_run(subject: str, predicate: str, obj: str, run: str) -> bool:
 
 
 def _line_statement(path: Path, number: int, line: str) -> Statement | None:
-    """The statement of one journal line, parsed; None for a comment or a line that is no
-    N-Triples. A statement in a named graph is refused: a journal's graph is its run's."""
+    """The statement of one journal line, parsed; None for a comment or a line that is not
+    exactly one N-Triples statement. A statement in a named graph is refused: a journal's
+    graph is its run's."""
     try:
         quads = list(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
     except SyntaxError:
@@ -234,7 +241,7 @@ def _line_statement(path: Path, number: int, line: str) -> Statement | None:
             path, f"{path}: line {number}: a statement in the named graph {quads[0].graph_name}; a journal holds "
             "N-Triples about its own run only: remove the graph name or the line"
         ) from None
-    if not quads:
+    if len(quads) != 1:  # a comment, or a carriage return that makes one line two statements
         return None
     q = quads[0]
     return str(q.subject), str(q.predicate), str(q.object)
@@ -274,6 +281,9 @@ def _scan(path: Path, lines: list[str], run: str) -> _Scan:
     through the parser, and its subject must be the journal's own (``_about_own_run``).
     A journal that names no run, or another run than its file name, is refused first.
     """
+    quick = _quick_scan(lines, run)
+    if quick is not None:
+        return quick
     own, under = f"<{run}> ", f"<{run}/"
     statements: list[Statement] = []
     strict = False
@@ -283,7 +293,7 @@ def _scan(path: Path, lines: list[str], run: str) -> _Scan:
     for number, line in enumerate(lines, 1):
         s, _, rest = line.partition(" ")
         p, _, o = rest.partition(" ")
-        # One IRI, one IRI, one IRI or literal, " .": TriG reads the line as N-Triples does.
+        # One IRI, one IRI, one IRI or literal, " .": the N-Quads parser reads it as the statement it seems.
         # (Written out here rather than called: this runs for every line of every journal.)
         plain = (
             line.startswith((own, under)) and s.find(">") == len(s) - 1 and p[:1] == "<" and p.find(">") == len(p) - 1
@@ -324,6 +334,44 @@ def _scan(path: Path, lines: list[str], run: str) -> _Scan:
                                    f"journal's run <{run}>; a journal holds statements about its own run only: "
                                    "remove the line")
     return _Scan(statements, strict)
+
+
+def _quick_scan(lines: list[str], run: str) -> _Scan | None:
+    """The statements ingest reads, if every line is plainly about the run; else None.
+
+    The reading ingest needs at 10,000 runs: one split of each line at its first two
+    spaces. A line passes when its subject is the run, a node under ``RUN/``, its bundle or
+    a shared agent (as ``_about_own_run`` allows), it ends in " ." and the journal has no
+    carriage return; the run is typed ``mls:Run`` and nothing else is. Whether each line
+    is one well-formed statement is then the N-Quads parser's to say when the run is
+    written (see :meth:`PreparedRun.nquads`). Anything else takes the careful reading of
+    ``_scan``, which names the line.
+    """
+    own, under = f"<{run}>", f"<{run}/"
+    run_type = _RUN_CLASS + " ."
+    statements: list[Statement] = []
+    typed = False
+    for line in lines:
+        s, _, rest = line.partition(" ")
+        p, _, o = rest.partition(" ")
+        if o[-2:] != " ." or "\r" in line:
+            return None
+        # One object and no graph name after it (written out: this runs for every line).
+        # A literal is looked at from its closing quote on, which is short.
+        if o[:1] == "<":
+            if o.find(">") != len(o) - 3:
+                return None
+        elif " " in (o[o.rfind('"') + 1 : -2] if o[:1] == '"' else o[:-2]):
+            return None
+        if p == RDF_TYPE and o == run_type:
+            if s != own or typed:
+                return None
+            typed = True
+        if not (s == own or s.startswith(under) or _about_own_run(s, p, o[:-2], run)):  # the first two: most lines
+            return None
+        if p in _READ:
+            statements.append((s, p, o[:-2]))
+    return _Scan(statements, strict=False) if typed else None
 
 
 def _parse_lines(path: Path, lines: list[str]) -> list[Statement]:
@@ -521,7 +569,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     if cut:
         log.warning("%s: dropped a line cut off at the end: %.80s", path, cut)
     lines = complete.split("\n") if complete else []
-    values = _set_aside(path, run, lines)
+    values = _set_aside(path, run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
     scan = _scan(path, lines, run)
     for value in values:
         try:
@@ -683,7 +731,7 @@ def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[Inge
         return [_write_one(store, p) for p in batch]
     try:
         with _storing(store, batch):
-            store.add_graphs("".join(part for p in batch for part in p.trig()), [p.graph for p in batch])
+            store.add_graphs("".join(p.nquads() for p in batch), [p.graph for p in batch])
     except SyntaxError as error:  # a journal line the quick reading let through
         log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch), error)
         return [_write_one(store, p) for p in batch]

@@ -217,8 +217,8 @@ class Store:
             self.inner.update(_replace_update(g, quads))
         return len(quads)
 
-    def add_graphs(self, trig: str, graphs: list[str]) -> None:
-        """Add new named graphs from TriG text (no blank nodes), all in one atomic write.
+    def add_graphs(self, nquads: str, graphs: list[str]) -> None:
+        """Add new named graphs from N-Quads text (no blank nodes), all in one atomic write.
 
         Oxigraph's bulk loader sorts the quads into new files beside the database and
         hands them all to RocksDB in one ingestion at the end, so the graphs are in the
@@ -230,7 +230,7 @@ class Store:
         existing = [g for g in graphs if self.has_graph(g)]
         if existing:
             raise ValueError(f"graphs exist already, replace them instead: {', '.join(existing)}")
-        self.inner.bulk_load(input=trig, format=ox.RdfFormat.TRIG)
+        self.inner.bulk_load(input=nquads, format=ox.RdfFormat.N_QUADS)
 
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")

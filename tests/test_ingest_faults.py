@@ -149,6 +149,8 @@ _TRICKS = {
     "second-statement-on-a-line": "<{run}> <{m}label> <urn:x> . <urn:mlprov:run:OTHER> <{m}status> <{m}Completed> .",
     "turtle-blank-node-run": "<{run}/cell/1> <{m}x> [] ; a <http://www.w3.org/ns/mls#Run> .",
     "turtle-graph-block": "<{run}> <{m}x> <urn:x> . }} <urn:mlprov:bundle:OTHER> {{ <urn:y> <{m}x> <urn:z> .",
+    "carriage-return-between-statements": "<{run}/cell/1> <{m}x> \"a\" .\r<urn:y> <{m}x> <urn:z> .",
+    "carriage-return-then-another-run": "<{run}> <{m}x> <urn:x> .\r<urn:mlprov:run:OTHER> <{m}status> <{m}Completed> .",
 }
 
 

@@ -77,10 +77,10 @@ LOAD = """
 import sys
 from pathlib import Path
 from mlprov_rdf.store import StoreLocation, open_store
-quads = "".join(f'<urn:s{i}> <urn:p> "{i}" .\\n' for i in range(1_500_000))
+quads = "".join(f'<urn:s{i}> <urn:p> "{i}" <urn:g> .\\n' for i in range(1_500_000))
 with open_store(StoreLocation(Path(sys.argv[1]))) as store:
     print("loading", flush=True)
-    store.add_graphs(f"<urn:g> {{\\n{quads}}}\\n", ["urn:g"])
+    store.add_graphs(quads, ["urn:g"])
 """
 
 
