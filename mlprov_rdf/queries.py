@@ -471,11 +471,6 @@ def projected_variables(text: str) -> set[str] | None:
     return projected
 
 
-def is_iri(text: str) -> bool:
-    """Whether ``text`` is an absolute IRI as an ``iri`` parameter accepts it."""
-    return bool(_IRI.match(text))
-
-
 def value_slots(text: str) -> dict[str, int]:
     """How many ``VALUES ?name { UNDEF }`` slots the query has for each variable, outside comments."""
     counts: dict[str, int] = {}
