@@ -814,7 +814,13 @@ def _open_database(location: StoreLocation, *, writable: bool, create: bool) -> 
         f"{location.home}: no mlprov store here; run 'mlprov generate' or 'mlprov run' first, "
         "or point --store / MLPROV_STORE at an existing store"
     )
-    if not _database_exists(location) and not create:
+    try:
+        found = _database_exists(location)
+    except StoreDamaged:
+        if not db.is_dir():
+            raise
+        found = True  # perhaps a writer creating it: decided below, under the lock
+    if not found and not create:
         raise absent
     if writable:
         db.mkdir(parents=True, exist_ok=True)

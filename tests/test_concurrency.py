@@ -81,3 +81,24 @@ def test_eight_runs_started_at_once_all_arrive_complete(tmp_path):
         assert len(entry["cells"]) == 8, run_iri  # the seven steps and the parameters cell
         assert all(s.endswith("#Completed") for s, _ in entry["cells"].values()), run_iri
         assert {step for _, step in entry["cells"].values() if step} == steps[run_iri], run_iri
+
+
+OPEN_NEW_STORE = """
+import sys
+from mlprov_rdf.store import StoreLocation, open_store
+with open_store(StoreLocation.resolve(sys.argv[1])) as store:
+    store.query("ASK {}")
+"""
+
+
+def test_processes_creating_one_new_store_at_once_never_see_it_damaged(tmp_path):
+    """A database being created has files but no CURRENT yet; only the lock decides."""
+    for trial in range(5):
+        store = tmp_path / f"store-{trial}"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", OPEN_NEW_STORE, str(store)], stderr=subprocess.PIPE, text=True)
+            for _ in range(RUNS)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err[-2000:]
