@@ -5,9 +5,13 @@ hidden technical nodes, colour, ordering, zoom and search. So this view:
 
 - draws resources only; literals go into a hover tooltip (escaped: plans are untrusted text);
 - colours and shapes nodes by kind and explains the colours in a legend;
-- lays the pipeline out left to right in plan order (steps above their cell executions,
-  parameters fanned out above the steps that read them, each under the run's setting for
-  it, outputs below the cells that made them) and bends edges around nodes in their way;
+- lays the pipeline out left to right in the order the notebook runs (a step after every
+  step it follows: the p-plan:isPrecededBy graph, which may join branches, is drawn as its
+  edges; steps above their cell executions, parameters fanned out above the steps that
+  read them, each under the run's setting for it, outputs below the cells that made them)
+  and bends edges around nodes in their way;
+- draws the plan author's code steps, and the values their cells recorded, in colours of
+  their own;
 - opens fitted to the window, or at a readable zoom on the pipeline's start when it is long;
 - folds environment, package and hardware nodes behind one "environment" node, and long
   per-epoch or per-class metric series behind one node each (click to expand);
@@ -35,6 +39,7 @@ from rdflib.term import Node as RdfNode
 
 from .arguments import PAGE_MARKER, run_or_iri, write_output
 from .errors import UserError
+from .step_order import topological_order
 from .vocab import (
     AGENT_BASE,
     BUNDLE_BASE,
@@ -78,6 +83,8 @@ class Kind:
 KINDS: tuple[Kind, ...] = (
     Kind("plan", "plan", "the experiment plan", "#6baed6", "#08519c", "box"),
     Kind("step", "step", "a planned step of the experiment, in plan order", "#c6dbef", "#2171b5", "box"),
+    Kind("code", "code step", "a planned step whose Python code the plan's author wrote (mlprov:code)",
+         "#99d8c9", "#00695c", "box"),
     Kind("parameter", "parameter", "a plan variable: a parameter value or a planned output",
          "#fff3b0", "#b59f00", "ellipse"),
     Kind("setting", "setting", "the value a run used for a plan parameter", "#ffd98e", "#b8860b", "ellipse"),
@@ -87,6 +94,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("data", "data", "a data set or a split of it", "#a1d99b", "#238b45", "database"),
     Kind("model", "model", "a trained model", "#dab6e8", "#6a3d9a", "box"),
     Kind("metric", "metric", "an evaluation result", "#f7b6d2", "#c51b7d", "ellipse"),
+    Kind("output", "code output", "a value a code step's cell left in one of its output variables",
+         "#e0f3db", "#2b8cbe", "ellipse"),
     Kind("agent", "agent", "a person or program responsible", "#e3d3bd", "#7f5a2e", "ellipse"),
     Kind("environment", "environment", "software, packages and hardware a run used (click to expand)",
          "#d9d9d9", "#636363", "box"),
@@ -424,10 +433,14 @@ class _View:
             return "cell"
         if PPLAN + "Plan" in types or REPR + "Experiment" in types:
             return "plan"
+        if MLPROV + "CodeStep" in types:
+            return "code"
         if types & _STEP_CLASSES or PPLAN + "isStepOfPlan" in props:
             return "step"
         if MLS + "HyperParameterSetting" in types:
             return "setting"
+        if PPLAN + "Entity" in types and PPLAN + "correspondsToVariable" in props:
+            return "output"
         if PPLAN + "Variable" in types or REPR + "Parameter" in types:
             return "parameter"
         if MLS + "ModelEvaluation" in types:
@@ -702,9 +715,7 @@ class _View:
         )
         for index, cell in enumerate(cells, start=1):
             col[cell] = index
-        steps = sorted(
-            self._of_kind("step"), key=lambda s: (self._int(s, MLPROV + "position"), self.nodes[s].label, s)
-        )
+        steps = self._plan_order(self._of_kind("step") + self._of_kind("code"))
         previous = 0.0
         taken: set[float] = set()
         for step in steps:
@@ -778,7 +789,7 @@ class _View:
             if node.id in placed or node.hidden:
                 continue
             sources = {self.nodes[s].kind for s in self._sources_of(node.id)}
-            near_plan = not runs or (bool(sources & {"plan", "step", "parameter"}) and not sources & {"run", "cell"})
+            near_plan = not runs or (bool(sources & {"plan", "step", "code", "parameter"}) and not sources & {"run", "cell"})
             if near_plan or node.kind == "setting":
                 row = "var"
             elif node.hub or node.kind == "environment":
@@ -837,6 +848,16 @@ class _View:
                 self._place(member, hub.x + (column - (_GRID_COLS - 1) / 2) * _GRID_DX, grid_top + row * _GRID_DY)
             rows_used = (len(group.members) + _GRID_COLS - 1) // _GRID_COLS
             grids.append((left, right, grid_top + max(rows_used - 1, 0) * _GRID_DY))
+
+    def _plan_order(self, steps: list[str]) -> list[str]:
+        """The steps as the notebook runs them: each after every step it follows
+        (p-plan:isPrecededBy), steps the graph leaves unordered by mlprov:position, then IRI."""
+        chosen = set(steps)
+        before = {s: [p for p in self._ids_of(s, PPLAN + "isPrecededBy") if p in chosen and p != s] for s in steps}
+        key = {s: (self._int(s, MLPROV + "position"), s) for s in steps}
+        order = topological_order(steps, before, key=key.__getitem__)
+        # A cycle (a graph that no plan validation has seen): its steps follow, in key order.
+        return order + sorted(set(steps) - set(order), key=key.__getitem__)
 
     def _unit_size(self, unit: list[str]) -> tuple[float, float]:
         width = max(self.nodes[n].w for n in unit)

@@ -17,6 +17,7 @@ import json
 import math
 import numbers
 import os
+import pickle
 import platform
 import re
 import secrets
@@ -185,6 +186,45 @@ def _bytes_of(data: Any) -> bytes:
     return json.dumps(data, default=_jsonable, sort_keys=True).encode()
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _scalar(value: Any) -> Any:
+    """A number, string or boolean as a Python scalar; None for anything else.
+
+    numpy scalars and 0-d arrays or tensors count as their value (``np.float64(0.5)`` is 0.5).
+    """
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        value = value.item()
+    if isinstance(value, (bool, str, numbers.Real)):
+        return value
+    return None
+
+
+def _stable_bytes(value: Any) -> bytes:
+    """Bytes of a value that are the same in every process for the same content.
+
+    Arrays (numpy, torch) by shape, dtype and raw bytes; pandas objects as CSV; sets with their
+    members sorted (their order changes with the hash seed); anything else pickled (protocol
+    4), or its repr, without memory addresses, when it cannot be pickled.
+    """
+    if hasattr(value, "to_csv"):
+        return value.to_csv().encode("utf-8")
+    if hasattr(value, "detach") or (hasattr(value, "tobytes") and not getattr(getattr(value, "dtype", None), "hasobject", False)):
+        return _bytes_of(value)
+    try:
+        if isinstance(value, (set, frozenset)):
+            return b"\0".join(sorted(pickle.dumps(item, protocol=4) for item in value))
+        return pickle.dumps(value, protocol=4)
+    except Exception:  # noqa: BLE001 - a lambda, a generator, an open file: anything may refuse
+        return _ADDRESS.sub("", repr(value)).encode("utf-8", "surrogatepass")
+
+
+def _type_name(value: Any) -> str:
+    cls = type(value)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _sha256_of(features: Any, labels: Any, files: Iterable[str | Path]) -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(f) for f in files):
@@ -214,12 +254,23 @@ def new_run_id() -> str:
 class Run:
     """One execution of a notebook: the handle that templates log through."""
 
-    def __init__(self, plan: str, title: str, plan_digest: str, steps: dict[str, str], parameters: dict[str, str]):
+    def __init__(
+        self,
+        plan: str,
+        title: str,
+        plan_digest: str,
+        steps: dict[str, str],
+        parameters: dict[str, str],
+        fixed: dict[str, Any] | None = None,
+        outputs: dict[str, dict[str, str]] | None = None,
+    ):
         self.id = os.environ.pop("MLPROV_RUN_ID", "") or new_run_id()
         self.iri = run_iri(self.id)
         self.plan = plan
         self.steps = dict(steps)
         self.parameters = dict(parameters)
+        self.fixed = dict(fixed or {})
+        self.outputs = {step: dict(names) for step, names in (outputs or {}).items()}
         self.journal_path = _journal_dir() / f"{self.id}.nt"
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
         self._journal = open(self.journal_path, "a", encoding="utf-8")
@@ -414,6 +465,8 @@ class Run:
             self._add(cell, MLPROV + "status", _iri(MLPROV + "Completed"))
             if self._cell_step:
                 self._completed_steps.add(self._cell_step)
+            if self._cell_step in self.outputs:
+                self._record_outputs(cell, self.outputs[self._cell_step])
         else:
             # An interrupt (the frontend's stop button, mlprov run's Ctrl-C, SIGTERM or timeout)
             # stops the cell, as a kernel cut off does; it is not the code's failure.
@@ -432,22 +485,60 @@ class Run:
         self.flush()
 
     def _record_settings(self) -> None:
-        """The parameter values in force when the first step after the parameters runs."""
+        """The parameter values in force when the first step after the parameters runs.
+
+        The code reads a parameter as a variable (papermill may have overridden it), except a
+        fixed one: the plan's value chose which code the notebook holds, so it is a constant
+        there and its plan value is what the run used.
+        """
         self._settings_recorded = True
         namespace = _user_namespace()
         for name, variable in self.parameters.items():
+            if name in namespace and name not in self.fixed:
+                self._record_setting(name, namespace[name], variable)
+        for name, value in self.fixed.items():
+            self._record_setting(name, value, self.parameters.get(name, ""))
+
+    def _record_setting(self, name: str, value: Any, variable: str) -> None:
+        """``variable`` is "" when the plan did not set the parameter (the task default applies)."""
+        node = f"{self.iri}/setting/{_slug(name)}"
+        self._type(node, PROV + "Entity", MLS + "HyperParameterSetting")
+        self._add(node, RDFS + "label", _lit(f"{name} = {value!r}"))
+        if variable:
+            self._add(node, PPLAN + "correspondsToVariable", _iri(variable))
+        self._add(node, MLPROV + "parameterName", _lit(name))
+        self._add(node, MLS + "hasValue", _lit(value))
+        self._add(self.iri, MLS + "hasInput", _iri(node))
+        if name == "seed":
+            self._add(self.iri, MLPROV + "seed", _lit(value))
+
+    def _record_outputs(self, cell: str, names: dict[str, str]) -> None:
+        """The values a code step's cell left in its output variables, one entity each.
+
+        A name the code did not define is noted on the cell; it does not fail the run.
+        """
+        namespace = _user_namespace()
+        for name, variable in names.items():
             if name not in namespace:
+                self._add(cell, MLPROV + "missingOutput", _lit(name))
                 continue
             value = namespace[name]
-            node = f"{self.iri}/setting/{_slug(name)}"
-            self._type(node, PROV + "Entity", MLS + "HyperParameterSetting")
-            self._add(node, RDFS + "label", _lit(f"{name} = {value!r}"))
-            self._add(node, PPLAN + "correspondsToVariable", _iri(variable))
+            node = f"{cell}/output/{_slug(name)}"
+            self._type(node, PROV + "Entity", PPLAN + "Entity")
+            if variable:
+                self._add(node, PPLAN + "correspondsToVariable", _iri(variable))
             self._add(node, MLPROV + "parameterName", _lit(name))
-            self._add(node, MLS + "hasValue", _lit(value))
-            self._add(self.iri, MLS + "hasInput", _iri(node))
-            if name == "seed":
-                self._add(self.iri, MLPROV + "seed", _lit(value))
+            scalar = _scalar(value)
+            if scalar is not None:
+                shown = repr(scalar) if len(repr(scalar)) <= 80 else repr(scalar)[:79] + "…"
+                self._add(node, RDFS + "label", _lit(f"{name} = {shown}"))
+                self._add(node, PROV + "value", _lit(scalar))
+            else:
+                kind = _type_name(value)
+                self._add(node, RDFS + "label", _lit(f"{name} ({kind})"))
+                self._add(node, MLPROV + "valueType", _lit(kind))
+                self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(_stable_bytes(value)).hexdigest()))
+            self._add(node, PROV + "wasGeneratedBy", _iri(cell))
 
     # -- what templates log ----------------------------------------------------------
 
@@ -665,8 +756,23 @@ def _post_run_cell(result) -> None:
         _current._end_cell(error)
 
 
-def start(*, plan: str, title: str, plan_digest: str, steps: dict[str, str], parameters: dict[str, str]) -> Run:
-    """Begin recording a run; called from the first cell of a generated notebook."""
+def start(
+    *,
+    plan: str,
+    title: str,
+    plan_digest: str,
+    steps: dict[str, str],
+    parameters: dict[str, str],
+    fixed: dict[str, Any] | None = None,
+    outputs: dict[str, dict[str, str]] | None = None,
+) -> Run:
+    """Begin recording a run; called from the first cell of a generated notebook.
+
+    ``parameters``: name → plan variable IRI ("" when the plan left the task default) of each
+    parameter the code reads. ``fixed``: name → plan value of each parameter that chose the
+    notebook's code. ``outputs``: code step IRI → {Python name: plan variable IRI} recorded
+    after that step's cell.
+    """
     global _current
     if _current is not None:
         _current.close()
@@ -674,7 +780,7 @@ def start(*, plan: str, title: str, plan_digest: str, steps: dict[str, str], par
         print("mlprov: capture is off (MLPROV_CAPTURE); nothing is recorded")
         _current = None
         return NullRun()  # type: ignore[return-value]
-    run = Run(plan, title, plan_digest, steps, parameters)
+    run = Run(plan, title, plan_digest, steps, parameters, fixed, outputs)
     _current = run
     ip = _ipython()
     if ip is not None:

@@ -42,6 +42,13 @@ def _force_option(f):
     return click.option("--force", is_flag=True, help="Replace the output file even if mlprov did not write it.")(f)
 
 
+def _override_option(f):
+    return click.option(
+        "-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+        help="Override a parameter (repeatable): the plan derived with these values, with its own IRI and Turtle file beside the notebook, is the one generated.",
+    )(f)
+
+
 def _terminated(signum: int, _frame) -> None:
     """SIGTERM outside a kernel's run: one line, then exit 143 (finally blocks still run)."""
     click.echo("mlprov: terminated (SIGTERM); nothing half-written is kept", err=True)
@@ -82,19 +89,64 @@ def main(verbose: bool) -> None:
 @click.option("--task", default="multiclass-classification", show_default=True, help="The task the plan is for.")
 @click.option("--title", default=None, help="The plan's title.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def init(task: str, title: str | None, force: bool, file: Path) -> None:
+@click.option("--list", "list_", is_flag=True, help="List the installed tasks (as 'mlprov tasks' does) and exit.")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def init(task: str, title: str | None, force: bool, list_: bool, file: Path | None) -> None:
     """Write a complete, commented plan with default values to FILE."""
     from .scaffold import write_plan
-    from .tasks import all_tasks
+    from .tasks import task_named
 
-    tasks = all_tasks()
-    if task not in tasks:
-        raise UserError(f"--task {task}: unknown task; use one of {', '.join(sorted(tasks))}")
+    if list_:
+        _print_tasks("table")
+        return
+    if file is None:
+        raise UserError("init: give the plan FILE to write; 'mlprov init --list' shows the tasks")
+    spec = task_named(task)
     if file.exists() and not force:
         raise UserError(f"{file}: exists already; choose another name or pass --force")
-    write_plan(tasks[task], file, title=title)
+    write_plan(spec, file, title=title)
     click.echo(f"wrote {file}: edit it, then 'mlprov validate {file}' and 'mlprov run {file}'")
+
+
+@main.command("tasks")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def tasks_command(fmt: str) -> None:
+    """List the installed tasks: name, IRI, title, the distribution each comes from, its steps.
+
+    Tasks are found through the 'mlprov.tasks' entry points; a plugin that cannot be
+    used is named in a warning and left out.
+    """
+    _print_tasks(fmt)
+
+
+def _print_tasks(fmt: str) -> None:
+    import csv
+    import io
+    import json
+
+    from .queries import terminal_text
+    from .tasks import all_tasks, describe
+
+    rows = [describe(task) for task in all_tasks().values()]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = ("name", "iri", "title", "source", "steps")
+    cells = [
+        [row["name"], row["iri"], row["title"], f"{row['distribution']} {row['version']}",
+         " ".join(s["class"] + ("?" if s["optional"] else "") + ("*" if s["repeatable"] else "") for s in row["steps"])]
+        for row in rows
+    ]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows([columns, *cells])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    cells = [[terminal_text(c) for c in line] for line in cells]
+    widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(columns)]
+    for line in [list(columns), *cells]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    click.echo("(steps in notebook order; ? optional, * may appear more than once)")
 
 
 @main.command()
@@ -109,25 +161,30 @@ def validate(plan_file: Path) -> None:
 
 @main.command()
 @click.argument("plan_file", metavar="PLAN", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write [default: PLAN with .ipynb].")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Notebook to write [default: PLAN with .ipynb; with -p, PLAN.NAME-VALUE.ipynb].")
+@_override_option
 @_force_option
 @_store_option
-def generate(plan_file: Path, output: Path | None, force: bool, store: str | None) -> None:
+def generate(plan_file: Path, output: Path | None, params: tuple[str, ...], force: bool, store: str | None) -> None:
     """Validate PLAN, keep it in the store and write its notebook."""
+    from .derive import parse_overrides
     from .workflow import generate_notebook
 
-    output = output or plan_file.with_suffix(".ipynb")
-    loaded = generate_notebook(plan_file, output, _location(store), force=force)
-    click.echo(f"wrote {output} from plan <{loaded.plan.iri}>")
+    generated = generate_notebook(plan_file, output, _location(store), force=force, overrides=parse_overrides(params))
+    if generated.derived_file is not None:
+        click.echo(f"wrote {generated.derived_file}: plan <{generated.plan.iri}>, derived from {plan_file}")
+    click.echo(f"wrote {generated.notebook} from plan <{generated.plan.iri}>")
 
 
 @main.command("run")
 @click.argument("source", metavar="PLAN|NOTEBOOK", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the executed notebook.")
 @click.option("--timeout", type=int, default=None, help="Seconds a cell may run before the run is stopped.")
+@_override_option
 @_force_option
 @_store_option
-def run_command(source: Path, output: Path | None, timeout: int | None, force: bool, store: str | None) -> None:
+def run_command(source: Path, output: Path | None, timeout: int | None, params: tuple[str, ...], force: bool,
+                store: str | None) -> None:
     """Execute a plan's notebook (or a notebook) and record the run in the store.
 
     Ctrl-C or SIGTERM stops the running cell, saves the notebook so far and stores the
@@ -136,18 +193,22 @@ def run_command(source: Path, output: Path | None, timeout: int | None, force: b
     from tqdm import tqdm
 
     from . import queries
+    from .derive import parse_overrides
     from .store import open_store
     from .workflow import run
 
     signal.signal(signal.SIGTERM, _terminated)  # while no kernel runs; execute stops one itself
     location = _location(store)
+    overrides = parse_overrides(params)
     with tqdm(total=None, unit="cell", desc="running", file=sys.stderr, disable=None) as bar:
 
         def on_cell(done: int, total: int) -> None:
             bar.total = total
             bar.update(1)
 
-        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell, force=force)
+        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell, force=force, overrides=overrides)
+    if outcome.generated is not None and outcome.generated.derived_file is not None:
+        click.echo(f"plan: <{outcome.generated.plan.iri}> ({outcome.generated.derived_file}, derived from {source})")
     if outcome.run is None:
         click.echo(f"mlprov: run stopped ({outcome.error}) before it recorded anything; notebook saved to {outcome.notebook}",
                    err=True)

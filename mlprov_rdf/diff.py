@@ -12,7 +12,9 @@ an entity by its IRI with the run's own prefix taken off (``data/iris/train``; a
 is named ``accuracy (test)``, ``f1 (test) [setosa]``), a step's code by the step (by its
 position when the runs followed different plans), cells without a step by their kind and
 their order among cells of that kind. A per-epoch series is one item, its values in
-epoch order.
+epoch order. A step of a derived plan (``mlprov run PLAN -p ...``) is the step it was
+derived from (``prov:wasDerivedFrom``, followed to the first plan), so a run of a plan and
+a run of a plan derived from it align step by step.
 
 Everything is read with a few SPARQL queries per run, each with the run substituted, so a
 diff costs the same in a store of ten runs or of ten thousand.
@@ -121,6 +123,19 @@ WHERE {
   OPTIONAL { ?entity mlprov:architecture ?architecture }
   OPTIONAL { ?entity mlprov:epoch ?epoch }
   OPTIONAL { ?entity mlprov:operation ?operation }
+}
+"""
+
+# The first step each of the run's steps was derived from, through derived plans of derived plans.
+_ORIGINS = _PREFIXES + """
+SELECT DISTINCT ?run ?step ?origin
+WHERE {
+  { ?cell dcterms:isPartOf ?run ; p-plan:correspondsToStep ?step }
+  UNION
+  { ?run mls:hasInput ?setting . ?setting p-plan:correspondsToVariable ?variable . ?step p-plan:hasInputVar ?variable }
+  ?step prov:wasDerivedFrom+ ?origin .
+  ?origin p-plan:isStepOfPlan ?plan .
+  FILTER NOT EXISTS { ?origin prov:wasDerivedFrom ?earlier . ?earlier p-plan:isStepOfPlan ?earlier_plan }
 }
 """
 
@@ -274,6 +289,7 @@ class _Run:
     settings: list[dict]
     entities: list[dict]
     environment: dict[tuple[str, str], Any]
+    origins: dict[str, str]  # step → the step it was first derived from
 
 
 def _read(store: "Store", run: str) -> _Run:
@@ -281,6 +297,7 @@ def _read(store: "Store", run: str) -> _Run:
     cells = sorted(_select(store, _CELLS, run), key=lambda c: (c["order"] is None, c["order"] or 0))
     settings = _select(store, _SETTINGS, run)
     entities = _select(store, _ENTITIES, run)
+    origins = {row["step"]: row["origin"] for row in _select(store, _ORIGINS, run)}
     env_rows = queries.run(store, queries.resolve("environment"), {"run": run})
     environment: dict[tuple[str, str], Any] = {}
     for row in env_rows.rows:
@@ -296,7 +313,7 @@ def _read(store: "Store", run: str) -> _Run:
             environment[(category, category)] = shown
         else:
             environment[(category, str(name))] = value
-    return _Run(summary, cells, settings, entities, environment)
+    return _Run(summary, cells, settings, entities, environment, origins)
 
 
 # -- comparing -------------------------------------------------------------------------------
@@ -317,14 +334,20 @@ def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
     groups["run"] = run_group
 
     # Steps, in plan order: those either run executed or takes settings in. Runs of one
-    # plan align by step; runs of two plans by the steps' positions.
+    # plan align by step, and so do runs of plans derived one from the other (by the step
+    # each was derived from); runs of two unrelated plans by the steps' positions.
     same_plan = a.summary.plan == b.summary.plan
+    origin = {**a.origins, **b.origins}
+    steps_a = {origin.get(r["step"], r["step"]) for r in a.cells + a.settings if r["step"]}
+    steps_b = {origin.get(r["step"], r["step"]) for r in b.cells + b.settings if r["step"]}
     key_of_step: dict[str, str] = {}
     for row in a.cells + a.settings + b.cells + b.settings:
         step, position = row["step"], row["position"]
         if not step or step in key_of_step:
             continue
-        key = step if same_plan or position is None else f"step {position}"
+        first = origin.get(step, step)
+        aligned = same_plan or (first in steps_a and first in steps_b)
+        key = first if aligned or position is None else f"step {position}"
         key_of_step[step] = key
         if key not in groups:
             label = row["step_label"] or step

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,10 @@ import nbformat
 
 from . import __version__, vocab
 from .arguments import write_output
+from .code_names import code_names
+from .errors import UserError
 from .plan import Plan, Step
+from .tasks import CODE_STEP
 
 NBFORMAT_MINOR = 5
 
@@ -134,52 +139,161 @@ def _header(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _parameters_source(plan: Plan) -> str:
+class TrackedValues(Mapping[str, Any]):
+    """The plan's parameter values as templates see them (``values.model``).
+
+    Remembers which ones a template read: those select the code that is rendered, so the
+    plan fixes them; they are recorded from the plan, not read from the parameters cell.
+    """
+
+    def __init__(self, values: Mapping[str, Any]):
+        self._values = dict(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._values[name]
+        self.read.add(name)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """What the step cells are, and what follows from them for the parameters and for capture."""
+
+    bodies: dict[str, str]  # step IRI → the cell's code, without its marker line
+    fixed: dict[str, Any]  # parameters that selected the code, with their plan values
+    read: list[str]  # parameters the code reads at run time, in parameters-cell order
+
+
+def _render(plan: Plan, env: jinja2.Environment) -> _Rendering:
+    """Render every step twice: once to learn which parameters the code reads and which
+    select it, then with the capture call that those decide (it sits in the first step)."""
     values = plan.values()
+    tracked = TrackedValues(values)
+    context = _context(plan, tracked, parameters={}, fixed={})
+    first = {step.iri: _body(env, plan, step, context) for step in plan.steps}
+    fixed_names = tracked.read
+    reads: set[str] = set()
+    for step in plan.steps:
+        try:
+            names = code_names(first[step.iri]).reads
+        except SyntaxError as error:
+            raise TemplateBroken(f"{plan.task.directory / step.spec.template}: renders invalid Python "
+                                 f"(line {error.lineno}: {error.msg})") from None
+        clash = sorted(names & fixed_names)
+        if clash and step.is_code:
+            raise UserError(
+                f"plan {plan.iri}: code step {step.iri} reads {clash[0]!r}, which selects the code of this notebook "
+                "and so is fixed by the plan, not a variable; use the value it has in the plan instead"
+            )
+        if clash:
+            raise TemplateBroken(f"{plan.task.directory / step.spec.template}: reads {clash[0]!r} as a variable "
+                                 "but also selects code with values." + clash[0])
+        reads |= names
+    order = [spec.name for spec in plan.task.parameters] + [p.name for p in plan.parameters if p.spec.step == CODE_STEP.cls]
+    read = [name for name in order if name in reads and name not in fixed_names]
+    fixed = {name: values[name] for name in order if name in fixed_names}
+    iris = {p.name: p.iri for p in plan.parameters}
+    context = _context(plan, TrackedValues(values), parameters={n: iris.get(n, "") for n in read + list(fixed)},
+                       fixed=fixed)
+    bodies = {step.iri: _body(env, plan, step, context) for step in plan.steps}
+    return _Rendering(bodies, fixed, read)
+
+
+class TemplateBroken(Exception):
+    """A task's template renders code that contradicts the rules templates follow: a bug in the task."""
+
+
+def _context(plan: Plan, values: TrackedValues, *, parameters: dict[str, str], fixed: dict[str, Any]) -> dict[str, Any]:
+    outputs = {s.iri: {o.name: o.iri for o in s.outputs if o.name} for s in plan.steps if s.is_code}
+    return {
+        "plan_iri": PyCode(py_literal(plan.iri)),
+        "plan": plan,
+        "values": values,
+        "steps": {s.iri: s.label for s in plan.steps},
+        "parameter_iris": parameters,
+        "fixed": fixed,
+        "outputs": {step: names for step, names in outputs.items() if names},
+    }
+
+
+def _body(env: jinja2.Environment, plan: Plan, step: Step, context: dict[str, Any]) -> str:
+    if step.is_code:
+        body = step.code or ""
+    else:
+        body = env.get_template(step.spec.template).render(step=step, **context)
+    body = body.strip("\n")
+    return "\n".join(line.rstrip() for line in body.splitlines())
+
+
+def _parameters_source(plan: Plan, rendering: _Rendering) -> str:
+    values = plan.values()
+    comments = {spec.name: spec.comment for spec in plan.task.parameters}
+    comments.update((p.name, p.spec.comment) for p in plan.parameters if p.spec.step == CODE_STEP.cls)
     lines = [
         f"{vocab.PARAMETERS_MARKER}{py_literal(plan.iri)}",
-        "# The plan's parameters. This cell is tagged 'parameters': papermill may override them.",
+        "# The plan's parameters that this notebook's code reads. This cell is tagged 'parameters':",
+        "# papermill may override them.",
     ]
-    for spec in plan.task.parameters:
-        lines.append(f"{spec.name} = {py_literal(values[spec.name])}  # {spec.comment}")
+    for name in rendering.read:
+        lines.append(f"{name} = {py_literal(values[name])}  # {' '.join(comments[name].split())}")
+    if rendering.fixed:
+        shown = ", ".join(f"{name} = {py_literal(value)}" for name, value in rendering.fixed.items())
+        lines.append(f"# Fixed by the plan, since they chose the code below: {shown}.")
+        lines.append("# To change one, derive a plan: mlprov run PLAN -p NAME=VALUE.")
     return "\n".join(lines)
 
 
-def _step_source(env: jinja2.Environment, plan: Plan, step: Step) -> str:
-    template = env.get_template(step.spec.template)
-    context = {
-        "plan_iri": PyCode(py_literal(plan.iri)),
-        "plan": plan,
-        "step": step,
-        "steps": {s.iri: s.label for s in plan.steps},
-        "parameter_iris": {p.name: p.iri for p in plan.parameters},
-    }
-    body = template.render(**context).strip("\n")
-    body = "\n".join(line.rstrip() for line in body.splitlines())
-    return step_marker(step.iri, body) + "\n" + body
-
-
-def _step_markdown(step: Step) -> str:
-    lines = [f"## {step.position}. {md(step.label)}", "", md(step.description)]
-    if step.inputs:
-        lines += ["", "Parameters: " + ", ".join(f"`{p.name}`" for p in step.inputs)]
+def _step_markdown(step: Step, rendering: _Rendering) -> str:
+    lines = [f"## {step.index}. {md(step.label)}"]
+    if step.description:
+        lines += ["", md(step.description)]
+    if step.is_code:
+        origin = f" (from {md_code(step.code_file)})" if step.code_file else ""
+        lines += ["", f"*The plan author's own code{origin}, run as written.*"]
+    used = [p.name for p in step.inputs if p.name in rendering.read or p.name in rendering.fixed]
+    if used:
+        lines += ["", "Parameters: " + ", ".join(f"`{name}`" for name in used)]
+    recorded = [o.name for o in step.outputs if o.name]
+    if step.is_code and recorded:
+        lines += ["", "Values recorded after the cell: " + ", ".join(f"`{name}`" for name in recorded)]
     return "\n".join(lines).rstrip()
 
 
 def build_notebook(plan: Plan) -> nbformat.NotebookNode:
     env = _environment(plan.task.directory)
+    rendering = _render(plan, env)
     cells = [nbformat.v4.new_markdown_cell(_header(plan), id=cell_id(plan.iri, "title"))]
     for step in plan.steps:
-        meta = {"mlprov": {"step": step.iri, "step_class": step.spec.iri}}
-        cells.append(nbformat.v4.new_markdown_cell(_step_markdown(step), id=cell_id(step.iri, "md"), metadata=meta))
-        code_meta = {"mlprov": {"step": step.iri, "step_class": step.spec.iri}, "tags": ["mlprov-step"]}
-        cells.append(
-            nbformat.v4.new_code_cell(_step_source(env, plan, step), id=cell_id(step.iri, "code"), metadata=code_meta)
-        )
+        meta: dict[str, Any] = {"step": step.iri, "step_class": step.spec.iri}
+        if step.is_code:
+            meta["code_step"] = True
+            if step.code_file:
+                meta.update(code_file=step.code_file, code_sha256=step.code_sha256)
+        cells.append(nbformat.v4.new_markdown_cell(_step_markdown(step, rendering), id=cell_id(step.iri, "md"),
+                                                   metadata={"mlprov": dict(meta)}))
+        body = rendering.bodies[step.iri]
+        tags = ["mlprov-step", "mlprov-code-step"] if step.is_code else ["mlprov-step"]
+        cells.append(nbformat.v4.new_code_cell(step_marker(step.iri, body) + "\n" + body, id=cell_id(step.iri, "code"),
+                                               metadata={"mlprov": meta, "tags": tags}))
         if step is plan.steps[0]:
             cells.append(
                 nbformat.v4.new_code_cell(
-                    _parameters_source(plan),
+                    _parameters_source(plan, rendering),
                     id=cell_id(plan.iri, "parameters"),
                     metadata={"tags": ["parameters"], "mlprov": {"parameters_of": plan.iri}},
                 )

@@ -6,8 +6,9 @@ seed included, papermill overrides included). The plan's parameter values are re
 those settings, so they reach the regenerated notebook's parameters cell through
 ``generate.py_literal`` like any plan value. The notebook is executed and ingested by
 ``workflow.run``, then every scalar evaluation of the original run (``mls:hasOutput``
-evaluations without ``mlprov:epoch``) and every data hash (``mlprov:sha256`` of its data
-sets and splits) is compared with the new run's. Numbers agree within a relative
+evaluations without ``mlprov:epoch``), every data hash (``mlprov:sha256`` of its data
+sets and splits) and every output of its code steps (``prov:value``, or ``mlprov:sha256``
+of an object) is compared with the new run's. Numbers agree within a relative
 tolerance (0: exactly); JSON values (confusion matrices) must be equal; anything else must
 be the same literal.
 
@@ -63,6 +64,8 @@ PREFIX mls: <http://www.w3.org/ns/mls#>
 PREFIX mlprov: <https://w3id.org/mlprov#>
 PREFIX dcterms: <http://purl.org/dc/terms/>
 PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX p-plan: <http://purl.org/net/p-plan#>
 """
 
 # Every query projects the variables it is given (Oxigraph substitutes projected ones only).
@@ -101,11 +104,24 @@ SELECT ?g ?d ?hash ?split ?identifier ?label WHERE {
 }"""
 
 
+# A code step's outputs: each is an entity of the cell execution; a cell run again by hand
+# made another, and the last execution's value is the one compared.
+_OUTPUTS_QUERY = _PREFIXES + """
+SELECT ?g ?o ?order ?step ?name ?value ?hash WHERE {
+  GRAPH ?g {
+    ?o a p-plan:Entity ; mlprov:parameterName ?name ; prov:wasGeneratedBy ?cell .
+    ?cell mlprov:executionOrder ?order ; p-plan:correspondsToStep ?step .
+    OPTIONAL { ?o prov:value ?value }
+    OPTIONAL { ?o mlprov:sha256 ?hash }
+  }
+}"""
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """One metric or data hash of a run: what is compared, keyed by what it measures."""
+    """One metric, data hash or code-step output of a run: what is compared, keyed by what it measures."""
 
-    kind: str  # "metric" | "data"
+    kind: str  # "metric" | "data" | "output"
     key: tuple
     name: str  # shown in the table and stored as rdfs:label
     node: str  # the entity in the run's graph
@@ -210,6 +226,16 @@ def recorded_results(store: Store, run: str) -> dict[tuple, Recorded]:
             key = ("data", "dataset", ident_text)
             name = f"sha256 of data set {ident_text}"
         out[key] = Recorded("data", key, name, r["d"].value, r["hash"], split=split)
+    latest: dict[tuple, float] = {}
+    for r in _bindings(store, _OUTPUTS_QUERY, g=graph):
+        value = r["value"] if r.get("value") is not None else r.get("hash")
+        order = float(r["order"].value)
+        key = ("output", r["step"].value, r["name"].value)
+        if value is None or latest.get(key, -math.inf) > order:
+            continue
+        latest[key] = order
+        name = f"{r['name'].value} (output of {_local(r['step'].value)})"
+        out[key] = Recorded("output", key, name, r["o"].value, value)
     return out
 
 
@@ -227,9 +253,10 @@ def _to_rdflib(term: ox.Literal) -> rdflib.Literal:
 def plan_with_settings(plan: Plan, settings: dict[str, ox.Literal], run: str) -> tuple[Plan, list[str]]:
     """The plan, its parameter values replaced by those the run used; and what was not recorded."""
     task = plan.task
+    code_inputs = {p.name: p.spec for s in plan.steps if s.is_code for p in s.inputs}
     values: dict[str, Any] = {}
     for name, term in sorted(settings.items()):
-        spec = task.parameter(name)
+        spec = task.parameter(name) or code_inputs.get(name)
         if spec is None:
             raise UserError(
                 f"{run}: the run used parameter {name!r}, which task {task.name} no longer has "
@@ -250,8 +277,8 @@ def plan_with_settings(plan: Plan, settings: dict[str, ox.Literal], run: str) ->
         for spec in task.parameters_of(step.spec):
             if spec.name in values and spec.name not in present and spec.name not in {p.name for p in inputs}:
                 inputs.append(Parameter(f"{plan.iri}#{spec.name}", spec.name, values[spec.name], spec))
-        order = {p.name: i for i, p in enumerate(task.parameters)}
-        steps.append(dataclasses.replace(step, inputs=tuple(sorted(inputs, key=lambda p: order[p.name]))))
+        order = {p.name: i for i, p in enumerate(task.parameters)}  # a code step's inputs keep their order
+        steps.append(dataclasses.replace(step, inputs=tuple(sorted(inputs, key=lambda p: order.get(p.name, len(order))))))
     unrecorded = sorted(p.name for s in plan.steps for p in s.inputs if p.name not in values)
     return dataclasses.replace(plan, steps=tuple(steps)), unrecorded
 
@@ -340,9 +367,12 @@ def _slug(text: str) -> str:
 
 
 def check_iri(graph: str, recorded: Recorded) -> str:
-    """``GRAPH/check/metric/accuracy/test``, ``GRAPH/check/data/split/train``: readable and unique."""
+    """``GRAPH/check/metric/accuracy/test``, ``GRAPH/check/data/split/train``,
+    ``GRAPH/check/output/features/n_features`` (step, then name): readable and unique."""
     if recorded.kind == "metric":
         parts = [_local(recorded.measure or "metric"), recorded.split, recorded.for_class]
+    elif recorded.kind == "output":
+        parts = [_local(recorded.key[1]), recorded.key[2]]
     else:
         parts = list(recorded.key[1:])
     return f"{graph}/check/{recorded.kind}/" + "/".join(_slug(str(p)) for p in parts if p is not None)
@@ -438,7 +468,7 @@ def reproduce(
     if status != "Completed" and echo:
         echo(f"note: the original run's status is {status or 'unknown'}; what it did not record cannot be compared")
     if not before:
-        raise UserError(f"{original}: the run recorded no metrics or data hashes; there is nothing to compare")
+        raise UserError(f"{original}: the run recorded no metrics, data hashes or code-step outputs; there is nothing to compare")
     plan = from_graph(plan_graph, source=f"stored plan <{plan_iri}>")
     plan, unrecorded = plan_with_settings(plan, settings, original)
     if unrecorded and echo:

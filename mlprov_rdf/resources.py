@@ -1,4 +1,5 @@
-"""Finds the data folders that ship with mlprov: ontology/, templates/, queries/.
+"""Finds the data folders that ship with mlprov: ontology/, templates/, queries/, and the
+built-in task folders in templates/.
 
 In a wheel they sit inside the package; in a source checkout (editable install)
 they sit beside it at the repository root.
@@ -30,3 +31,19 @@ def templates_dir() -> Path:
 
 def queries_dir() -> Path:
     return resource_dir("queries")
+
+
+# The built-in tasks' folders, registered in pyproject.toml's ``mlprov.tasks`` entry points
+# like any installed task (their folders are not packages, so the entry points name these).
+
+
+def multiclass_classification_task() -> Path:
+    return templates_dir() / "multiclass_classification"
+
+
+def image_classification_task() -> Path:
+    return templates_dir() / "image_classification"
+
+
+def clustering_task() -> Path:
+    return templates_dir() / "clustering"

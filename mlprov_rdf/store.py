@@ -817,7 +817,7 @@ def _open_database(location: StoreLocation, *, writable: bool, create: bool) -> 
     try:
         found = _database_exists(location)
     except StoreDamaged:
-        if not db.is_dir():
+        if not (db / "LOCK").exists():  # a writer takes the lock before it writes a file
             raise
         found = True  # perhaps a writer creating it: decided below, under the lock
     if not found and not create:

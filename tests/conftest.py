@@ -16,9 +16,9 @@ from mlprov_rdf.workflow import run
 TASK = "multiclass-classification"
 
 
-def make_plan(path: Path, **values) -> Path:
+def make_plan(path: Path, *, task: str = TASK, title: str = "Iris test plan", **values) -> Path:
     """A plan from `mlprov init`, with some prov:value literals replaced (Turtle syntax)."""
-    write_plan(all_tasks()[TASK], path, title="Iris test plan", author="Test Author")
+    write_plan(all_tasks()[task], path, title=title, author="Test Author")
     text = path.read_text()
     for name, literal in values.items():
         text, n = re.subn(

@@ -352,3 +352,88 @@ def test_collect_unknown_iri_is_a_user_error(store, iri):
 def test_collected_run_renders(store, tmp_path):
     summary = browse.write_html(browse.collect(store, str(RUN)), str(RUN), tmp_path / "run.html")
     assert summary.kinds["run"] == 1 and summary.kinds["plan"] == 1
+
+
+DAG_STEPS = [  # (fragment, class, label, the steps it follows), written out of order on purpose
+    ("split", MLPROV.DataSegregationStep, "Split the data", ("prepare", "features")),
+    ("features", MLPROV.CodeStep, "Add a feature", ("ingest",)),
+    ("prepare", MLPROV.DataPreparationStep, "Prepare the data", ("ingest",)),
+    ("ingest", MLPROV.DataIngestionStep, "Load the data", ("setup",)),
+    ("setup", MLPROV.SetupStep, "Set up", ()),
+]
+FEATURE_CODE = "X = np.column_stack([X, X[:, 0] * X[:, 1]])\nn_features = X.shape[1]  # <b>not markup</b>"
+
+
+def dag_plan_graph() -> Graph:
+    """A plan whose split follows two steps (a code step and the preparation), without positions."""
+    g = Graph()
+    g.add((PLAN, RDF.type, PPLAN.Plan))
+    g.add((PLAN, DCTERMS.title, Literal("Iris with a feature")))
+    for frag, cls, label, follows in DAG_STEPS:
+        g.add((P[frag], RDF.type, cls))
+        g.add((P[frag], RDFS.label, Literal(label)))
+        g.add((P[frag], PPLAN.isStepOfPlan, PLAN))
+        for previous in follows:
+            g.add((P[frag], PPLAN.isPrecededBy, P[previous]))
+    g.add((P.features, MLPROV.code, Literal(FEATURE_CODE)))
+    g.add((P["n-features"], RDF.type, PPLAN.Variable))
+    g.add((P["n-features"], MLPROV.parameterName, Literal("n_features")))
+    g.add((P["n-features"], PPLAN.isVariableOfPlan, PLAN))
+    g.add((P.features, PPLAN.hasOutputVar, P["n-features"]))
+    return g
+
+
+def dag_run_graph() -> Graph:
+    """Its run: one cell per step in the plan's order, and the code step's recorded output."""
+    g = Graph()
+    for t in (PROV.Activity, MLS.Run):
+        g.add((RUN, RDF.type, t))
+    g.add((RUN, MLPROV.plan, PLAN))
+    for order, frag in enumerate(["setup", "ingest", "features", "prepare", "split"], start=1):
+        cell = R[f"cell/{order}"]
+        g.add((cell, RDF.type, REPR.CellExecution))
+        g.add((cell, DCTERMS.isPartOf, RUN))
+        g.add((cell, PPLAN.correspondsToStep, P[frag]))
+        g.add((cell, MLPROV.executionOrder, Literal(order)))
+    output = R["cell/3/output/n_features"]
+    g.add((output, RDF.type, PROV.Entity))
+    g.add((output, RDF.type, PPLAN.Entity))
+    g.add((output, RDFS.label, Literal("n_features = 5")))
+    g.add((output, MLPROV.parameterName, Literal("n_features")))
+    g.add((output, PPLAN.correspondsToVariable, P["n-features"]))
+    g.add((output, PROV.value, Literal(5)))
+    g.add((output, PROV.wasGeneratedBy, R["cell/3"]))
+    return g
+
+
+def test_a_plan_graph_is_laid_out_in_the_order_the_notebook_runs_and_each_link_is_drawn(tmp_path):
+    _, nodes, edges = render(dag_plan_graph(), tmp_path, focus=str(PLAN))
+    x = {n["id"]: n["x"] for n in nodes}
+    columns = [x[str(P[frag])] for frag in ("setup", "ingest", "features", "prepare", "split")]
+    assert columns == sorted(columns) and len(set(columns)) == 5  # unordered branches go by IRI
+    follows = {(e["from"], e["to"]) for e in edges if "isPrecededBy" in e["title"]}
+    assert {(str(P["split"]), str(P.prepare)), (str(P["split"]), str(P.features))} <= follows
+    assert {(str(P.features), str(P.ingest)), (str(P.prepare), str(P.ingest))} <= follows
+    assert not [e for e in edges if "isPrecededBy" in e["title"] and e.get("hidden")]
+
+
+def test_a_code_step_is_drawn_as_its_own_kind_with_its_code_escaped_in_the_tooltip(tmp_path):
+    page, nodes, _ = render(dag_plan_graph(), tmp_path, focus=str(PLAN))
+    by_id = {n["id"]: n for n in nodes}
+    code, step = by_id[str(P.features)], by_id[str(P.prepare)]
+    assert code["mlprovKind"] == "code" and step["mlprovKind"] == "step"
+    assert code["color"]["background"] != step["color"]["background"]
+    assert ">code step</span>" in code["title"] and ">code step</span>" in page  # tooltip and legend
+    assert "n_features = X.shape[1]  # &lt;b&gt;not markup&lt;/b&gt;" in code["title"]
+    assert "<b>not markup" not in page
+
+
+def test_a_code_steps_recorded_output_sits_under_the_cell_that_made_it(tmp_path):
+    _, nodes, edges = render(dag_plan_graph() + dag_run_graph(), tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    output, cell = by_id[str(R["cell/3/output/n_features"])], by_id[str(R["cell/3"])]
+    assert output["mlprovKind"] == "output" and output["label"] == "n_features = 5"
+    assert output["y"] > cell["y"] and abs(output["x"] - cell["x"]) < 1
+    assert by_id[str(R["cell/3"])]["x"] == by_id[str(P.features)]["x"]  # cells still sit under their steps
+    made = [e for e in edges if e["from"] == output["id"] and e["to"] == cell["id"]]
+    assert made and "prov:wasGeneratedBy" in made[0]["label"]

@@ -237,7 +237,7 @@ def test_the_matrix_uses_every_data_set_model_optimizer_loss_and_preparation_opt
     assert {p["learning_rate"] is None or p["learning_rate"] == "default" for p in plans} == {True, False}
 
 
-def test_plan_values_reach_the_code_only_through_the_parameters_cell(tmp_path):
+def test_plan_values_reach_the_code_only_through_the_parameters_cell_or_as_the_code_they_chose(tmp_path):
     plan = image_plan(
         tmp_path / "p.ttl", dataset="FakeData", fake_size=4321, data_root="unique-root-name", learning_rate=0.0123
     )
@@ -245,9 +245,16 @@ def test_plan_values_reach_the_code_only_through_the_parameters_cell(tmp_path):
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     parameters = [c for c in code if c.startswith(vocab.PARAMETERS_MARKER)]
     assert len(parameters) == 1
-    for literal in ("4321", "unique-root-name", "0.0123", "'FakeData'"):
-        assert literal in parameters[0]
-        assert not any(literal in c for c in code if c is not parameters[0]), literal
+    steps = [c for c in code if c is not parameters[0]]
+    for literal in ("4321", "0.0123"):  # read at run time: the parameters cell alone holds them
+        assert f" = {literal}  # " in parameters[0]
+        assert not any(literal in c for c in steps), literal
+    # FakeData chose the code: written where the code needs the name, never a variable
+    assert not any(line.startswith("dataset =") for line in parameters[0].splitlines())
+    assert "'FakeData'" in "".join(steps)
+    assert "datasets.FakeData(" in "".join(steps) and "MNIST" not in "".join(steps)
+    # data_root is read by no code of a FakeData notebook
+    assert not any("unique-root-name" in c or "data_root" in c for c in code)
 
 
 def test_an_image_folder_must_be_an_existing_folder_when_selected(tmp_path):

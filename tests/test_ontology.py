@@ -488,8 +488,8 @@ INVALID_PLANS = {
         WELL_FORMED_PLAN.replace("mlprov:position 1 ;", "mlprov:position 0 ;"),
         MLSH.StepPositionValueShape,
     ),
-    "missing_position": (
-        WELL_FORMED_PLAN.replace("mlprov:position 3 ;", ""),
+    "two_positions": (
+        WELL_FORMED_PLAN + "plan:ingest mlprov:position 9 .",
         MLSH.StepPositionCountShape,
     ),
     "duplicate_position": (
@@ -511,8 +511,8 @@ INVALID_PLANS = {
         ),
         MLSH.PlanTypeShape,
     ),
-    "two_predecessors": (
-        WELL_FORMED_PLAN + "plan:define p-plan:isPrecededBy plan:setup .",
+    "predecessor_literal": (
+        WELL_FORMED_PLAN + 'plan:define p-plan:isPrecededBy "setup" .',
         MLSH.StepPredecessorShape,
     ),
     "two_step_labels": (
@@ -538,10 +538,6 @@ INVALID_PLANS = {
     "parameter_without_name": (
         WELL_FORMED_PLAN.replace('mlprov:parameterName "stratify" ;', ""),
         MLSH.ParameterNameCountShape,
-    ),
-    "parameter_name_without_value": (
-        WELL_FORMED_PLAN.replace("prov:value true ;", ""),
-        MLSH.ParameterValueCountShape,
     ),
     "two_values": (
         WELL_FORMED_PLAN + "plan:seed prov:value 7 .",

@@ -44,8 +44,8 @@ def unknown_step_type(p):
     _edit(p, ":training a mlprov:TrainingStep", ":training a mlprov:FineTuningStep")
 
 
-def missing_parameter(p):
-    _edit(p, "p-plan:hasInputVar :epochs ;\n", "")
+def missing_step(p):
+    _edit(p, ":training a mlprov:TrainingStep", ":training a mlprov:EvaluationStep")
 
 
 def ill_typed_parameter(p):
@@ -87,7 +87,7 @@ BAD_PLANS = {
     two_plans: "2 plans",
     cycle: "cycle",
     unknown_step_type: "no template for",
-    missing_parameter: "'epochs' is missing",
+    missing_step: "lacks mlprov:TrainingStep",
     ill_typed_parameter: "not an integer",
     value_outside_allowed: "'Adamm' is not allowed",
     position_contradicts_order: "p-plan:isPrecededBy",

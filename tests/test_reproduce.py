@@ -254,3 +254,17 @@ def oxigraph_server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def test_a_code_steps_recorded_input_is_what_a_reproduction_runs(tmp_path):
+    """A code step's input is a setting like a task parameter: the run's value replaces the plan's."""
+    from tests.test_code_steps import code_step_plan
+
+    plan_file, _ = code_step_plan(tmp_path / "iris.ttl")
+    plan = load(plan_file).plan
+    settings = {"factor": ox.Literal("3", datatype=ox.NamedNode(vocab.XSD + "integer")), "model": ox.Literal("svm")}
+    changed, unrecorded = plan_with_settings(plan, settings, "urn:mlprov:run:test")
+    assert changed.values()["factor"] == 3 and changed.values()["model"] == "svm"
+    assert "factor" not in unrecorded and changed.digest == plan.digest
+    cell = next(c for c in build_notebook(changed).cells if "parameters" in c.metadata.get("tags", []))
+    assert "\nfactor = 3  #" in cell.source
