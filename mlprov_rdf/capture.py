@@ -286,6 +286,8 @@ class Run:
         self._seen_distributions: set[str] = set()
         self._gpu_checked = False
         self._data_hashes: dict[str, str] = {}
+        self._metric_steps: dict[str, str | None] = {}  # evaluation IRI → the step whose cell logged it first
+        self._cell_step: str | None = None
         self.started = _now()
         self._describe_run(title, plan_digest)
         self.flush()
@@ -691,6 +693,10 @@ class Run:
         node += f"/{_slug(split)}" if split else ""
         node += f"/class/{_slug(for_class)}" if for_class is not None else ""
         node += f"/epoch/{int(epoch)}" if epoch is not None else ""
+        step = self._cell_step
+        if self._metric_steps.setdefault(node, step) != step and step in self.steps:
+            # A second step of the same class (two evaluations): its own evaluation, never the first's value replaced.
+            node += f"/step/{list(self.steps).index(step) + 1}"
         self._buffer.append(
             f"<{node}> {_TYPE} <{PROV}Entity> .\n<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n"
             f"<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n"

@@ -514,12 +514,13 @@ def _entities_by_key(run: _Run) -> dict[tuple[str, str], dict]:
 
 
 def _metric_name(local: str) -> str:
-    """``metric/f1/test/class/setosa`` as ``f1 (test) [setosa]``; other names as they are."""
-    m = re.fullmatch(r"metric/([^/]+)(?:/([^/]+))?(?:/class/(.+))?", local)
+    """``metric/f1/test/class/setosa`` as ``f1 (test) [setosa]``, a repeated step's
+    ``metric/accuracy/test/step/9`` as ``accuracy (test) by step 9``; other names as they are."""
+    m = re.fullmatch(r"metric/([^/]+)(?:/([^/]+))?(?:/class/(.+?))?(?:/step/([0-9]+))?", local)
     if not m:
         return local
-    measure, split, cls = m.groups()
-    return measure + (f" ({split})" if split else "") + (f" [{cls}]" if cls else "")
+    measure, split, cls, step = m.groups()
+    return measure + (f" ({split})" if split else "") + (f" [{cls}]" if cls else "") + (f" by step {step}" if step else "")
 
 
 def _entity_value(kind: str, row: dict) -> Any:

@@ -398,6 +398,10 @@ def _lexical(literal: str) -> str:
     return literal[1 : literal.rindex('"')]
 
 
+#: The end of an evaluation's IRI when a second step of its class logged it (``.../metric/accuracy/test/step/9``).
+REPEATED_STEP = re.compile(r"/step/[0-9]+>$")
+
+
 def direct_values(statements: list[Statement], run: str) -> list[Statement]:
     """The run's settings and final evaluations as direct properties of the run.
 
@@ -424,8 +428,8 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
     for node in sorted(set(outputs)):
         f = facts.get(node, {})
         measure = f.get(SPECIFIED_BY)
-        if measure is None or HAS_VALUE not in f or EPOCH in f or FOR_CLASS in f:
-            continue
+        if measure is None or HAS_VALUE not in f or EPOCH in f or FOR_CLASS in f or REPEATED_STEP.search(node):
+            continue  # a repeated step's evaluations stay on their nodes: the run's direct values are the first step's
         split = _lexical(f[SPLIT_NAME]) if SPLIT_NAME in f else None
         name = measure[1:-1].rsplit("#", 1)[-1].rsplit("/", 1)[-1]
         out.append((run, _nt(vocab.metric_namespace(split) + name), f[HAS_VALUE]))

@@ -13,7 +13,7 @@ import rdflib
 from mlprov_rdf import generate, workflow
 from mlprov_rdf.errors import UserError
 from mlprov_rdf.plan import load
-from mlprov_rdf.store import StoreLocation
+from mlprov_rdf.store import StoreLocation, open_store
 from tests.conftest import make_plan
 
 PLAN = "https://example.org/plans/plan"
@@ -215,3 +215,44 @@ def test_a_code_step_with_two_sources_is_refused_by_the_shapes(plan_file):
     _add(plan_file, _code_step("twice", "x = 1", after="evaluation", extra=' ;\n    mlprov:code "x = 2"'))
     _without_positions(plan_file)
     assert "at most one mlprov:code" in _refusal(plan_file)
+
+
+def _run(plan_file: Path, tmp_path: Path):
+    location = StoreLocation(tmp_path / "store")
+    outcome = workflow.run(plan_file, location, output=tmp_path / "run.ipynb")
+    assert outcome.ok and outcome.status == "Completed", outcome.error
+    return location, outcome
+
+
+def test_a_second_evaluation_step_keeps_its_own_values_beside_the_first(tmp_path):
+    plan_file = make_plan(tmp_path / "plan.ttl", model='"logistic_regression"')
+    _add(plan_file, _code_step("noisy", "X_test = X_test + np.random.default_rng(0).normal(0.0, 2.0, X_test.shape)",
+                               after="evaluation"))
+    _add(plan_file, f'\n:evaluation-noisy a mlprov:EvaluationStep ; rdfs:label "Evaluate on noisy data" ;\n'
+                    f"    p-plan:isStepOfPlan <{PLAN}> ; p-plan:isPrecededBy :noisy .\n")
+    location, outcome = _run(plan_file, tmp_path)
+    with open_store(location, read_only=True) as store:
+        rows = list(store.query(f"""
+            PREFIX mls: <http://www.w3.org/ns/mls#> PREFIX prov: <http://www.w3.org/ns/prov#>
+            PREFIX p-plan: <http://purl.org/net/p-plan#>
+            SELECT ?evaluation ?value ?step WHERE {{
+              ?evaluation mls:specifiedBy <https://w3id.org/mlprov#accuracy> ; mls:hasValue ?value ;
+                          prov:wasGeneratedBy/p-plan:correspondsToStep ?step .
+              <{outcome.run}> mls:hasOutput ?evaluation .
+            }} ORDER BY ?evaluation"""))
+        direct = list(store.query(f"SELECT ?v WHERE {{ <{outcome.run}> <https://w3id.org/mlprov/metric/test#accuracy> ?v }}"))
+    steps = [str(r["step"].value).rsplit("#", 1)[1] for r in rows]
+    assert steps == ["evaluation", "evaluation-noisy"]
+    assert str(rows[1]["evaluation"].value).endswith("/metric/accuracy/test/step/9")  # the ninth step
+    assert float(rows[1]["value"].value) < float(rows[0]["value"].value)  # noise costs accuracy
+    assert [d["v"].value for d in direct] == [rows[0]["value"].value]  # the run's direct value: the first evaluation
+
+
+def test_a_plan_without_its_optional_evaluation_step_runs_to_completed(tmp_path):
+    plan_file = make_plan(tmp_path / "plan.ttl", model='"logistic_regression"')
+    graph = rdflib.Graph().parse(plan_file, format="turtle")
+    evaluation = rdflib.URIRef(f"{PLAN}#evaluation")
+    graph.remove((evaluation, None, None))
+    graph.serialize(plan_file, format="turtle")
+    assert [s.spec.cls for s in load(plan_file).plan.steps][-1] == "TrainingStep"
+    _run(plan_file, tmp_path)

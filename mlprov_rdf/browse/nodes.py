@@ -1,0 +1,204 @@
+"""Which terms become nodes, and each node's kind, label, status and tooltip.
+
+Literals and vocabulary terms are shown as values in tooltips, not drawn; blank nodes get
+ids from their content so that the same graph always gives the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+
+from rdflib import BNode, Literal, URIRef
+from rdflib.term import Node as RdfNode
+
+from ..vocab import DCTERMS, ENV_BASE, MLPROV, MLS, PPLAN, PROV, RDF, RDFS, REPR
+from .boxes import _size
+from .kinds import _AGENT_CLASSES, _ENV_CLASSES, _KIND, _KIND_HINTS, _SKIPPED_CLASSES, _STEP_CLASSES
+from .model import _Index, _Node
+from .text import _MAX_LABEL, _VOCAB_NAMESPACES, _clip, _table, _value_text, compact
+
+_MAX_VALUE = 300
+_MAX_VALUES = 8  # values per property in a tooltip
+_MAX_LINES = 10  # lines of a multi-line value (source code) in a tooltip
+
+
+class _Nodes(_Index):
+    """Chooses the drawn terms and describes each one."""
+
+    def _node_id(self, term: RdfNode) -> str:
+        """IRIs are their own ids; blank nodes get a content hash so ids survive re-parsing."""
+        if isinstance(term, BNode):
+            rows = sorted(
+                f"{p} {o.n3() if not isinstance(o, BNode) else '_'}"
+                for p, values in self.props[term].items()
+                for o in values
+            )
+            digest = hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()[:12]
+            base = f"_:b{digest}"
+            candidate, n = base, 1
+            while candidate in self._terms and self._terms[candidate] != term:
+                n += 1
+                candidate = f"{base}-{n}"
+            return candidate
+        return str(term)
+
+    def _is_vocabulary(self, term: RdfNode) -> bool:
+        return isinstance(term, URIRef) and str(term).startswith(_VOCAB_NAMESPACES) and term not in self.props
+
+    def _skipped(self, term: RdfNode) -> bool:
+        types = self.types.get(term, set())
+        if types & _SKIPPED_CLASSES:
+            return True
+        return isinstance(term, BNode) and PROV + "Association" in types
+
+    def _select_nodes(self) -> None:
+        candidates: set[RdfNode] = set()
+        for s in self.props:
+            candidates.add(s)
+        for o in self.incoming:
+            candidates.add(o)
+        chosen = []
+        for term in candidates:
+            if isinstance(term, Literal) or self._skipped(term):
+                continue
+            if self._is_vocabulary(term):  # mlprov:Completed, mlprov:accuracy: shown as values
+                continue
+            chosen.append(term)
+        # blank-node ids depend on their rows only: assign in a stable order
+        for term in sorted(chosen, key=lambda t: (isinstance(t, BNode), str(t) if not isinstance(t, BNode) else "")):
+            node_id = self._node_id(term)
+            self.ids[term] = node_id
+            self._terms[node_id] = term
+        for term, node_id in self.ids.items():
+            self.nodes[node_id] = _Node(id=node_id, kind=self._kind(term), label="")
+        for term, node_id in self.ids.items():
+            node = self.nodes[node_id]
+            node.label = self._label(term)
+            node.status = self._status(term)
+            node.w, node.h = _size(node.label, _KIND[node.kind].shape)
+        for term, node_id in self.ids.items():  # after the labels: tooltips name their targets
+            self.nodes[node_id].tip = self._tooltip(term, self.nodes[node_id])
+
+    def _kind(self, term: RdfNode) -> str:
+        types = self.types.get(term, set())
+        props = self.props.get(term, {})
+        iri = str(term)
+        if types & _ENV_CLASSES or iri.startswith(ENV_BASE):
+            return "environment"
+        if MLS + "Run" in types or REPR + "Trial" in types:
+            return "run"
+        if REPR + "CellExecution" in types:
+            return "cell"
+        if PPLAN + "Plan" in types or REPR + "Experiment" in types:
+            return "plan"
+        if MLPROV + "CodeStep" in types:
+            return "code"
+        if types & _STEP_CLASSES or PPLAN + "isStepOfPlan" in props:
+            return "step"
+        if MLS + "HyperParameterSetting" in types:
+            return "setting"
+        if PPLAN + "Entity" in types and PPLAN + "correspondsToVariable" in props:
+            return "output"
+        if PPLAN + "Variable" in types or REPR + "Parameter" in types:
+            return "parameter"
+        if MLS + "ModelEvaluation" in types:
+            return "metric"
+        if MLS + "Model" in types:
+            return "model"
+        if MLS + "Dataset" in types or MLPROV + "DataSplit" in types:
+            return "data"
+        if types & _AGENT_CLASSES:
+            return "agent"
+        if not types:
+            for _, predicate in sorted(self.incoming.get(term, []), key=lambda sp: sp[1]):
+                if predicate in _KIND_HINTS:
+                    return _KIND_HINTS[predicate]
+        return "other"
+
+    def _label(self, term: RdfNode) -> str:
+        """rdfs:label, dcterms:title, name = value, measure = value, else a compact name."""
+        for predicate in (RDFS + "label", DCTERMS + "title"):
+            value = self._first(term, predicate)
+            if isinstance(value, Literal) and str(value).strip():
+                return _clip(str(value))
+        name = self._first(term, MLPROV + "parameterName")
+        value = self._first(term, PROV + "value") or self._first(term, MLS + "hasValue")
+        if name is not None:
+            return _clip(f"{name} = {_value_text(value)}" if value is not None else str(name))
+        measure = self._first(term, MLS + "specifiedBy")
+        if measure is not None and value is not None:
+            name = compact(str(measure)).split(":")[-1]
+            for predicate, fmt in ((MLPROV + "forClass", "{} ({})"), (MLPROV + "epoch", "{}, epoch {}")):
+                qualifier = self._first(term, predicate)
+                if qualifier is not None:
+                    name = fmt.format(name, _value_text(qualifier))
+            return _clip(f"{name} = {_value_text(value)}")
+        if isinstance(term, BNode):
+            types = sorted(self.types.get(term, ()))
+            return _clip(compact(types[0]).split(":")[-1] if types else "(blank node)")
+        return compact(str(term))
+
+    def _status(self, term: RdfNode) -> str | None:
+        value = self._first(term, MLPROV + "status")
+        return compact(str(value)).split(":")[-1] if value is not None else None
+
+    def _tooltip(self, term: RdfNode, node: _Node) -> str:
+        """A small HTML table of the node's values; every piece of graph text is escaped."""
+        rows = []
+        types = sorted(self.types.get(term, ()), key=compact)
+        if types:
+            rows.append(("type", ", ".join(html.escape(compact(t)) for t in types)))
+        for predicate in sorted(self.props.get(term, {}), key=lambda p: (compact(p), p)):
+            if predicate == RDF + "type":
+                continue
+            values = sorted(self.props[term][predicate], key=lambda v: (_value_text(v), v.n3()))
+            cells = [self._cell(v) for v in values[:_MAX_VALUES]]
+            if len(values) > _MAX_VALUES:
+                cells.append(f"<i>… {len(values) - _MAX_VALUES} more</i>")
+            rows.append((html.escape(compact(predicate)), "<br>".join(cells)))
+        head = (
+            f'<div class="mp-tip"><div class="mp-tip-head"><b>{html.escape(node.label)}</b> '
+            f'<span class="mp-tip-kind">{html.escape(_KIND[node.kind].legend)}</span></div>'
+        )
+        if not isinstance(term, BNode):
+            head += f'<div class="mp-tip-iri">{html.escape(str(term))}</div>'
+        return head + _table(rows) + "</div>"
+
+    def _cell(self, value: RdfNode) -> str:
+        if isinstance(value, Literal):
+            text = str(value)
+            datatype = compact(str(value.datatype)) if value.datatype else ""
+            suffix = ""
+            if datatype and datatype != "xsd:string":
+                suffix = f' <span class="mp-dt">{html.escape(datatype)}</span>'
+            elif value.language:
+                suffix = f' <span class="mp-dt">@{html.escape(value.language)}</span>'
+            if "\n" in text.strip():
+                lines = text.strip("\n").splitlines()
+                shown = "\n".join(line[:_MAX_VALUE] for line in lines[:_MAX_LINES])
+                more = f"\n… {len(lines) - _MAX_LINES} more lines" if len(lines) > _MAX_LINES else ""
+                return f"<pre>{html.escape(shown + more)}</pre>{suffix}"
+            if len(text) > _MAX_VALUE:
+                text = text[:_MAX_VALUE] + f"… ({len(str(value))} characters)"
+            return html.escape(text) + suffix
+        node_id = self.ids.get(value)
+        if node_id is not None and self.nodes.get(node_id) and self.nodes[node_id].label:
+            return html.escape(self.nodes[node_id].label)
+        if isinstance(value, BNode):
+            return html.escape(self._inline(value))
+        return html.escape(compact(str(value)))
+
+    def _inline(self, value: BNode) -> str:
+        """A blank node that is not drawn (a qualified association) as one line of text."""
+        types = sorted(compact(t).split(":")[-1] for t in self.types.get(value, ()))
+        parts = []
+        for predicate in sorted(self.props.get(value, {}), key=compact):
+            if predicate == RDF + "type":
+                continue
+            for v in sorted(self.props[value][predicate], key=_value_text):
+                target = self.ids.get(v)
+                text = self.nodes[target].label if target in self.nodes else (
+                    "…" if isinstance(v, BNode) else _value_text(v))
+                parts.append(f"{compact(predicate).split(':')[-1]} {text}")
+        return _clip(f"{', '.join(types) or 'blank node'}: {'; '.join(parts)}", 2 * _MAX_LABEL)
