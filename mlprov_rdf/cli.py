@@ -419,21 +419,22 @@ def diff_command(run_a: str, run_b: str, fmt: str, show_all: bool, store: str | 
 
 @main.command()
 @click.argument("run_iri", metavar="RUN_IRI")
-@click.option("--tolerance", type=float, default=0.0, show_default=True, metavar="REL",
-              help="Relative tolerance for numeric metrics; 0 asks for exactly the same numbers.")
+@click.option("--tolerance", multiple=True, metavar="REL|NAME=REL",
+              help="Relative tolerance for numeric values [default: 0, exactly the same numbers]; "
+                   "NAME=REL gives one measure its own (accuracy=0.1). Repeatable.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the regenerated and executed notebook [default: a new temporary folder].")
 @click.option("--timeout", type=int, default=None, help="Seconds a cell may run before it is stopped.")
 @_store_option
-def reproduce(run_iri: str, tolerance: float, directory: Path | None, timeout: int | None, store: str | None) -> None:
+def reproduce(run_iri: str, tolerance: tuple[str, ...], directory: Path | None, timeout: int | None, store: str | None) -> None:
     """Run RUN_IRI again with the settings it used and compare every metric and data hash.
 
     Exit 0 when everything reproduced, 1 when something did not. The comparison is
     recorded in the store as an mlprov:Reproduction in its own named graph.
     """
-    from .reproduce import reproduce as reproduce_run, summary, table
+    from .reproduce import parse_tolerances, reproduce as reproduce_run, summary, table
 
-    rep = reproduce_run(run_iri, _location(store), tolerance=tolerance, directory=directory, timeout_s=timeout,
+    rep = reproduce_run(run_iri, _location(store), tolerance=parse_tolerances(tolerance), directory=directory, timeout_s=timeout,
                         echo=lambda line: click.echo(line, err=True))
     click.echo(table(rep))
     click.echo(summary(rep))
@@ -469,13 +470,16 @@ def export_command(iri: str, fmt: str, output: Path | None, force: bool, store: 
 
 
 @main.command("import-mlprovcodegen")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The plan to write [default: FILE with .ttl].")
-@click.option("--force", is_flag=True, help="Overwrite the plan file if it exists.")
+@click.argument("file", metavar="FILE|DIR", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="The plan to write [default: FILE with .ttl]; for a DIR, the folder for the plans [default: beside each file].")
+@click.option("--force", is_flag=True, help="Overwrite plan files that exist.")
 @_store_option
 def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: str | None) -> None:
-    """Turn an MLProvCodeGen provenance file into a plan and a legacy run in the store."""
+    """Turn MLProvCodeGen provenance files (one FILE, or every Provenance_*.json in DIR) into plans and legacy runs."""
+    if file.is_dir():
+        _import_folder(file, output, force, store)
+        return
     from .legacy import import_file
 
     result = import_file(file, _location(store), output=output, force=force)
@@ -484,7 +488,39 @@ def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: st
         f"from MLProvCodeGen's {result.task_type} run ({result.settings} settings)"
     )
     click.echo(f"stored legacy run {result.run}: {result.status.lower()}, {result.metrics} metrics")
+    if result.notes:
+        click.echo(f"{len(result.notes)} choices the file does not state (comments in the plan, notes in the run):")
+        for note in result.notes:
+            click.echo(f"  {note}")
     click.echo(f"next: 'mlprov run {result.plan_file}', then 'mlprov reproduce {result.run}' to compare")
+
+
+def _import_folder(folder: Path, output: Path | None, force: bool, store: str | None) -> None:
+    """Every file of the folder with a progress bar, then one row a file; exit 2 if any was refused."""
+    from tqdm import tqdm
+
+    from .legacy import import_folder
+    from .legacy.importing import provenance_files
+
+    total = len(provenance_files(folder))
+    with tqdm(total=total, unit="file", desc="importing", file=sys.stderr, disable=None) as bar:
+        done = import_folder(folder, _location(store), output=output, force=force, on_file=lambda _path: bar.update(1))
+    width = max(len(o.source.name) for o in done.outcomes)
+    click.echo(f"{'file':<{width}}  result")
+    for o in done.outcomes:
+        if o.result is not None:
+            r = o.result
+            shown = (f"imported: {r.plan_file.name}, run {r.run} ({r.status.lower()}, {r.metrics} metrics, "
+                     f"{len(r.notes)} notes)")
+        else:
+            shown = "refused: " + o.reason.removeprefix(f"{o.source}: ")
+        click.echo(f"{o.source.name:<{width}}  {shown}")
+    imported = len(done.outcomes) - len(done.refused)
+    click.echo(f"{imported} imported, {len(done.refused)} refused, of {len(done.outcomes)} files in {folder}")
+    if done.refused:
+        click.echo(f"mlprov: error: {len(done.refused)} of {len(done.outcomes)} files refused (above); "
+                   "the others are stored", err=True)
+        sys.exit(2)
 
 
 # -- the store itself ------------------------------------------------------------------

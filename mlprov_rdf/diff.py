@@ -16,6 +16,13 @@ epoch order. A step of a derived plan (``mlprov run PLAN -p ...``) is the step i
 derived from (``prov:wasDerivedFrom``, followed to the first plan), so a run of a plan and
 a run of a plan derived from it align step by step.
 
+A run imported from MLProvCodeGen (``mlprov:LegacyRun``) has a cell per step but no code,
+so its code is not diffed; its settings and metrics carry a note naming the key of the file
+they came from, and its metrics are put beside their counterparts by
+:mod:`mlprov_rdf.legacy_measures` (``roc_auc_micro`` beside ``roc_auc_ovr``, said not to be
+comparable; classes named by index beside mlprov's names; its last epoch's loss beside the
+other run's loss at that epoch).
+
 Everything is read with a few SPARQL queries per run, each with the run substituted, so a
 diff costs the same in a store of ten runs or of ten thousand.
 """
@@ -34,6 +41,7 @@ import pyoxigraph as ox
 from . import queries, vocab
 from .arguments import checked_run_iri
 from .errors import UserError
+from .legacy_measures import class_pairs, counterpart
 
 if TYPE_CHECKING:
     import pandas
@@ -53,9 +61,10 @@ PREFIX rdfs:    <http://www.w3.org/2000/01/rdf-schema#>
 # Each query starts from ?run, which is substituted: Oxigraph plans before it substitutes,
 # so type tests go in FILTER EXISTS and every pattern is reached from the run.
 _RUN = _PREFIXES + """
-SELECT ?run ?label ?plan ?plan_title ?digest ?status ?started ?notebook
+SELECT ?run ?label ?plan ?plan_title ?digest ?status ?started ?notebook ?legacy
 WHERE {
   ?run a mls:Run .
+  BIND (EXISTS { ?run a mlprov:LegacyRun } AS ?legacy)
   OPTIONAL { ?run rdfs:label ?label }
   OPTIONAL { ?run mlprov:plan ?plan . OPTIONAL { ?plan dcterms:title ?plan_title } }
   OPTIONAL { ?run mlprov:planDigest ?digest }
@@ -87,12 +96,13 @@ WHERE {
 """
 
 _SETTINGS = _PREFIXES + """
-SELECT ?run ?name ?value ?step ?step_label ?position
+SELECT ?run ?name ?value ?step ?step_label ?position ?comment
 WHERE {
   ?run mls:hasInput ?setting .
   ?setting mlprov:parameterName ?name .
   FILTER EXISTS { ?setting a mls:HyperParameterSetting }
   OPTIONAL { ?setting mls:hasValue ?value }
+  OPTIONAL { ?setting rdfs:comment ?comment }
   OPTIONAL { ?setting p-plan:correspondsToVariable ?variable .
              OPTIONAL { ?step p-plan:hasInputVar ?variable .
                         OPTIONAL { ?step rdfs:label ?step_label }
@@ -102,7 +112,7 @@ WHERE {
 
 # What the run's cells generated, and the files they read that no cell generated.
 _ENTITIES = _PREFIXES + """
-SELECT ?run ?entity ?cell ?kind ?label ?value ?sha256 ?parameters ?architecture ?epoch ?operation
+SELECT ?run ?entity ?cell ?kind ?label ?value ?sha256 ?parameters ?architecture ?epoch ?operation ?comment
 WHERE {
   ?cell dcterms:isPartOf ?run .
   {
@@ -123,6 +133,7 @@ WHERE {
   OPTIONAL { ?entity mlprov:architecture ?architecture }
   OPTIONAL { ?entity mlprov:epoch ?epoch }
   OPTIONAL { ?entity mlprov:operation ?operation }
+  OPTIONAL { ?entity rdfs:comment ?comment }
 }
 """
 
@@ -153,11 +164,14 @@ class Item:
     b: Any = None
     same: bool = True
     source_diff: str | None = None  # for code: a unified diff of the two sources
+    note: str | None = None  # where a legacy run's value came from, how it was matched
 
     def to_dict(self) -> dict:
         out = {"kind": self.kind, "name": self.name, "a": _jsonable(self.a), "b": _jsonable(self.b), "same": self.same}
         if self.source_diff is not None:
             out["source_diff"] = self.source_diff
+        if self.note is not None:
+            out["note"] = self.note
         return out
 
 
@@ -195,6 +209,7 @@ class RunSummary:
     status: str | None
     started: str | None
     notebook: str | None
+    legacy: bool = False  # imported from MLProvCodeGen
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -279,6 +294,7 @@ def _summary(store: "Store", run: str) -> RunSummary:
         status=_local(row["status"]),
         started=row["started"],
         notebook=row["notebook"],
+        legacy=bool(row["legacy"]),
     )
 
 
@@ -367,7 +383,9 @@ def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
         sb = next((s for s in b.settings if s["name"] == name), None)
         step = (sa or {}).get("step") or (sb or {}).get("step")
         group = group_of_step(step, "other settings", "Settings outside the plan's steps")
-        group.items.append(_item("setting", name, (sa or {}).get("value"), (sb or {}).get("value")))
+        item = _item("setting", name, (sa or {}).get("value"), (sb or {}).get("value"))
+        item.note = _origin_note(a.summary.legacy and sa, b.summary.legacy and sb)
+        group.items.append(item)
 
     # Code: the last execution of each step; cells without a step by kind and order.
     cells_a, cells_b = _cells_by_key(a, key_of_step), _cells_by_key(b, key_of_step)
@@ -379,16 +397,22 @@ def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
             group = group_of_step(None, "parameters", "Parameters cell")
         else:
             group = group_of_step(None, "added", "Cells added by hand")
-        group.items.extend(_code_items(key, ca, cb))
+        group.items.extend(_code_items(key, ca, cb, recorded=not (a.summary.legacy or b.summary.legacy)))
 
     # Entities, under the step whose cell generated (or read) them.
     step_of_cell = {c["cell"]: c["step"] for c in a.cells + b.cells}
     ents_a, ents_b = _entities_by_key(a), _entities_by_key(b)
+    if a.summary.legacy != b.summary.legacy:
+        _align_legacy(*((ents_a, ents_b) if a.summary.legacy else (ents_b, ents_a)))
     for key in sorted(set(ents_a) | set(ents_b), key=lambda k: (_KIND_ORDER.get(k[0], 99), k[1])):
         ea, eb = ents_a.get(key), ents_b.get(key)
         cell = (ea or eb)["cell"]
         group = group_of_step(step_of_cell.get(cell), "other outputs", "Outputs of cells without a step")
-        group.items.append(_item(key[0], key[1], (ea or {}).get("value"), (eb or {}).get("value")))
+        item = _item(key[0], key[1], (ea or {}).get("value"), (eb or {}).get("value"))
+        origin = _origin_note(a.summary.legacy and ea, b.summary.legacy and eb)
+        item.note = "; ".join(x for x in (origin, (ea or {}).get("mapping") or (eb or {}).get("mapping")) if x) or None
+        item.same = item.same and not (ea or eb).get("incomparable")
+        group.items.append(item)
 
     env = Group("environment", "Environment")
     for key in sorted(set(a.environment) | set(b.environment), key=lambda k: (_KIND_ORDER.get(k[0], 99), k[1].lower())):
@@ -442,12 +466,21 @@ def _cells_by_key(run: _Run, key_of_step: dict[str, str]) -> dict[tuple[str, str
     return out
 
 
-def _code_items(key: tuple[str, str], ca: list[dict] | None, cb: list[dict] | None) -> list[Item]:
+def _origin_note(legacy_a: dict | None, legacy_b: dict | None) -> str | None:
+    """``A: MLProvCodeGen: entity[...]``: where a legacy run's value came from (its rdfs:comment)."""
+    notes = [f"{side}: {row['comment']}" for side, row in (("A", legacy_a), ("B", legacy_b)) if row and row.get("comment")]
+    return "; ".join(notes) or None
+
+
+def _code_items(key: tuple[str, str], ca: list[dict] | None, cb: list[dict] | None, *, recorded: bool = True) -> list[Item]:
+    """The code of a step's (or cell's) last execution; ``recorded`` False: one run recorded no code (a legacy run)."""
     last_a, last_b = (ca or [None])[-1], (cb or [None])[-1]
     prefix = "" if key[0] == "step" else ("parameters cell " if key[0] == "ParametersCell" else "added cell ") + key[1] + ": "
     hash_a, hash_b = (last_a or {}).get("hash"), (last_b or {}).get("hash")
     code = _item("code", prefix + "code sha256", hash_a, hash_b)
-    if not code.same and (key[0] != "step" or (last_a and last_b)):
+    if not recorded:
+        code.note = "MLProvCodeGen recorded no code"
+    elif not code.same and (key[0] != "step" or (last_a and last_b)):
         # A step that one run never reached shows as missing, without its whole source.
         code.source_diff = _source_diff(last_a, last_b)
     items = [code]
@@ -487,6 +520,7 @@ def _entities_by_key(run: _Run) -> dict[tuple[str, str], dict]:
     run_id = run.summary.run.rsplit(":", 1)[-1]
     out: dict[tuple[str, str], dict] = {}
     series: dict[tuple[str, str], list[tuple[int, Any, str]]] = {}
+    series_parts: dict[tuple[str, str], tuple] = {}
     operations: dict[str, list[str]] = {}
     for row in run.entities:
         iri = row["entity"]
@@ -496,30 +530,82 @@ def _entities_by_key(run: _Run) -> dict[tuple[str, str], dict]:
         if row["operation"] is not None:
             operations.setdefault(local, []).append(str(row["operation"]))
         if row["epoch"] is not None:
-            name = _metric_name(re.sub(r"/epoch/\d+$", "", local)) + " per epoch"
+            stem = re.sub(r"/epoch/\d+$", "", local)
+            name = _metric_name(stem) + " per epoch"
             series.setdefault((kind, name), []).append((row["epoch"], row["value"], row["cell"]))
+            series_parts[(kind, name)] = (_metric_parts(stem), row["comment"])
             continue
         value = _entity_value(kind, row)
         key = (kind, _metric_name(local) if kind == "metric" else local)
         if key not in out or value is not None:
-            out[key] = {"value": value, "cell": row["cell"]}
+            out[key] = {"value": value, "cell": row["cell"], "comment": row["comment"],
+                        "parts": _metric_parts(local) if kind == "metric" else None}
     for local, ops in operations.items():
         for kind in ("entity",):
             if (kind, local) in out:
                 out[(kind, local)]["value"] = ", ".join(sorted(set(ops)))
     for key, points in series.items():
         points.sort(key=lambda p: p[0])
-        out[key] = {"value": [p[1] for p in points], "cell": points[-1][2]}
+        parts, comment = series_parts[key]
+        out[key] = {"value": [p[1] for p in points], "cell": points[-1][2], "comment": comment, "parts": parts,
+                    "epochs": {p[0]: (p[1], p[2]) for p in points}}
     return out
+
+
+def _align_legacy(legacy: dict[tuple[str, str], dict], other: dict[tuple[str, str], dict]) -> None:
+    """Put each metric of a legacy run under the key of its counterpart in the other run."""
+    by_parts = {(e["parts"], "epochs" in e): key for key, e in other.items() if e.get("parts")}
+    measures = {parts[0] for parts, _ in by_parts}
+    legacy_classes: dict[tuple, set[str]] = {}
+    for entry in legacy.values():
+        if entry.get("parts") and entry["parts"][2] is not None:
+            legacy_classes.setdefault(entry["parts"][:2], set()).add(entry["parts"][2])
+    for key, entry in list(legacy.items()):
+        if not entry.get("parts"):
+            continue
+        measure, split, cls, step = entry["parts"]
+        ours = counterpart(measure, measures)
+        if cls is not None:
+            classes = {p[2] for p, _ in by_parts if p[0] == ours.measure and p[1] == split and p[2] is not None}
+            cls = class_pairs(legacy_classes[(measure, split)], classes).get(cls, cls)
+        target = by_parts.get(((ours.measure, split, cls, step), "epochs" in entry))
+        if target is None:
+            continue
+        if "epochs" in entry:  # its last epoch only: beside the other run's value at that epoch
+            del legacy[key]
+            series = other[target]
+            for epoch, (value, cell) in entry["epochs"].items():
+                at = (key[0], key[1].replace(" per epoch", f" epoch {epoch}"))
+                legacy[at] = {**entry, "value": value, "cell": cell,
+                              "mapping": f"MLProvCodeGen recorded epoch {epoch} only"}
+                if epoch in series["epochs"]:
+                    other[at] = {**series, "value": series["epochs"][epoch][0]}
+                    other.pop(target, None)  # the series is shown at the epochs the original recorded
+            continue
+        if ours.comparable and target == key:
+            continue
+        if ours.comparable:
+            entry["mapping"] = f"the original's class {entry['parts'][2]} is {cls!r}"
+            legacy[target] = legacy.pop(key)
+            continue
+        both = (key[0], key[1].replace(measure, f"{measure} / {ours.measure}", 1))
+        legacy[both] = {**legacy.pop(key), "mapping": f"not comparable: {ours.note}", "incomparable": True}
+        other[both] = other.pop(target)
+
+
+def _metric_parts(local: str) -> tuple[str, str | None, str | None, str | None] | None:
+    """``metric/f1/test/class/setosa`` as (measure, split, class, repeated step); None for no metric IRI."""
+    m = re.fullmatch(r"metric/([^/]+)(?:/([^/]+))?(?:/class/(.+?))?(?:/step/([0-9]+))?", local)
+    return m.groups() if m else None
 
 
 def _metric_name(local: str) -> str:
     """``metric/f1/test/class/setosa`` as ``f1 (test) [setosa]``, a repeated step's
     ``metric/accuracy/test/step/9`` as ``accuracy (test) by step 9``; other names as they are."""
-    m = re.fullmatch(r"metric/([^/]+)(?:/([^/]+))?(?:/class/(.+?))?(?:/step/([0-9]+))?", local)
-    if not m:
+    parts = _metric_parts(local)
+    if not parts:
         return local
-    measure, split, cls, step = m.groups()
+    measure, split, cls, step = parts
     return measure + (f" ({split})" if split else "") + (f" [{cls}]" if cls else "") + (f" by step {step}" if step else "")
 
 
@@ -630,6 +716,8 @@ def _table(diff: RunDiff, *, show_all: bool, width: int) -> str:
             )
             if item.source_diff:
                 lines.extend("      " + line for line in item.source_diff.splitlines())
+            if item.note:
+                lines.append(f"      ({item.note})")
         if not show_all:
             if identical and not group.differences:
                 lines.append(f"  identical: {_count(identical)}")

@@ -9,8 +9,15 @@ those settings, so they reach the regenerated notebook's parameters cell through
 evaluations without ``mlprov:epoch``), every data hash (``mlprov:sha256`` of its data
 sets and splits) and every output of its code steps (``prov:value``, or ``mlprov:sha256``
 of an object) is compared with the new run's. Numbers agree within a relative
-tolerance (0: exactly); JSON values (confusion matrices) must be equal; anything else must
-be the same literal.
+tolerance (0: exactly; one tolerance for all, or one per measure); JSON values (confusion
+matrices) must be equal; anything else must be the same literal.
+
+A run imported from MLProvCodeGen (``mlprov:LegacyRun``) is compared through
+:mod:`mlprov_rdf.legacy_measures`: each of its measures with mlprov's counterpart, its
+classes named by index in label order, its last epoch's training loss with the new run's
+at that epoch; a measure mlprov does not compute is a check that says so ("not
+comparable"), which neither agrees nor fails; and it says once that the original had no
+seed.
 
 The outcome goes into its own named graph ``urn:mlprov:reproduction:NEWRUNID``: a
 ``prov:Activity``/``mlprov:Reproduction`` that used the original run, links both runs and
@@ -42,6 +49,7 @@ import pyoxigraph as ox
 import rdflib
 
 from . import __version__, generate, queries, vocab
+from .legacy_measures import class_pairs, counterpart, seed_note
 from .arguments import checked_run_iri
 from .errors import UserError
 from .plan import Parameter, Plan, typed_value, from_graph
@@ -106,6 +114,19 @@ SELECT ?g ?d ?hash ?split ?identifier ?label WHERE {
 
 # A code step's outputs: each is an entity of the cell execution; a cell run again by hand
 # made another, and the last execution's value is the one compared.
+_LEGACY_QUERY = _PREFIXES + """
+SELECT ?g ?run ?seed WHERE { GRAPH ?g { ?run a mlprov:LegacyRun . OPTIONAL { ?run mlprov:seed ?seed } } }"""
+
+# Per-epoch values: compared only with a legacy run's, which recorded its last epoch's loss.
+_EPOCH_METRICS_QUERY = _PREFIXES + """
+SELECT ?g ?run ?m ?measure ?value ?split ?epoch WHERE {
+  GRAPH ?g {
+    ?run mls:hasOutput ?m .
+    ?m a mls:ModelEvaluation ; mls:specifiedBy ?measure ; mls:hasValue ?value ; mlprov:epoch ?epoch .
+    OPTIONAL { ?m mlprov:splitName ?split }
+  }
+}"""
+
 _OUTPUTS_QUERY = _PREFIXES + """
 SELECT ?g ?o ?order ?step ?name ?value ?hash WHERE {
   GRAPH ?g {
@@ -129,6 +150,43 @@ class Recorded:
     measure: str | None = None
     split: str | None = None
     for_class: str | None = None
+    epoch: int | None = None
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Relative tolerances: one for every value, and one per measure where given (``accuracy=0.1``)."""
+
+    default: float = 0.0
+    per_measure: dict[str, float] = field(default_factory=dict)
+
+    def of(self, *measures: str) -> float:
+        """The tolerance of the first of ``measures`` that has its own, else the default."""
+        return next((self.per_measure[m] for m in measures if m in self.per_measure), self.default)
+
+    def describe(self) -> str:
+        own = ", ".join(f"{name}={value:g}" for name, value in sorted(self.per_measure.items()))
+        return f"{self.default:g}" + (f" ({own})" if own else "")
+
+
+def parse_tolerances(values: tuple[str, ...] | list[str]) -> Tolerance:
+    """``("1e-6", "accuracy=0.1")`` as a Tolerance; a bad value is a UserError."""
+    default, per_measure = 0.0, {}
+    for text in values:
+        name, _, number = text.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            value = math.nan
+        if math.isnan(value) or value < 0 or (name == "" and "=" in text) or (name and not re.fullmatch(r"[\w.-]+", name)):
+            raise UserError(
+                f"--tolerance {text}: give a relative tolerance of 0 or more (1e-6), or one for a measure (accuracy=0.1)"
+            )
+        if name:
+            per_measure[name] = value
+        else:
+            default = value
+    return Tolerance(default, per_measure)
 
 
 @dataclass(frozen=True)
@@ -139,6 +197,9 @@ class Check:
     new: Recorded | None
     reproduced: bool
     difference: float | None  # relative difference of two numbers
+    tolerance: float = 0.0
+    comparable: bool = True  # False: the new run measures something else (``note`` says what)
+    note: str | None = None
 
     @property
     def original_text(self) -> str:
@@ -146,7 +207,16 @@ class Check:
 
     @property
     def new_text(self) -> str:
-        return _show(self.new.value) if self.new else "(missing)"
+        if self.new is None:
+            return "(missing)" if self.comparable else "-"
+        other = self.original is not None and self.new.measure != self.original.measure
+        return _show(self.new.value) + (f" ({_local(self.new.measure)})" if other and self.new.measure else "")
+
+    @property
+    def verdict(self) -> str:
+        if not self.comparable:
+            return "not comparable"
+        return "reproduced" if self.reproduced else "NOT reproduced"
 
 
 @dataclass
@@ -156,20 +226,25 @@ class Reproduction:
     original_run: str
     new_run: str
     plan: str
-    tolerance: float
+    tolerance: Tolerance
     status: str  # the new run's status
     notebook: Path
     checks: list[Check] = field(default_factory=list)
     error: str | None = None
     new_only: list[str] = field(default_factory=list)  # values only the new run recorded
+    notes: list[str] = field(default_factory=list)  # what the comparison cannot do, said once
+
+    @property
+    def compared(self) -> list[Check]:
+        return [c for c in self.checks if c.comparable]
 
     @property
     def reproduced(self) -> bool:
-        return bool(self.checks) and all(c.reproduced for c in self.checks) and self.status == "Completed"
+        return bool(self.compared) and all(c.reproduced for c in self.compared) and self.status == "Completed"
 
     @property
     def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.reproduced]
+        return [c for c in self.compared if not c.reproduced]
 
 
 # -- reading a run -------------------------------------------------------------------
@@ -237,6 +312,26 @@ def recorded_results(store: Store, run: str) -> dict[tuple, Recorded]:
         name = f"{r['name'].value} (output of {_local(r['step'].value)})"
         out[key] = Recorded("output", key, name, r["o"].value, value)
     return out
+
+
+def recorded_epoch_metrics(store: Store, run: str) -> dict[tuple, Recorded]:
+    """A run's per-epoch evaluations, keyed by measure, split and epoch."""
+    graph = vocab.bundle_iri(vocab.run_id_of(run))
+    out: dict[tuple, Recorded] = {}
+    for r in _bindings(store, _EPOCH_METRICS_QUERY, g=graph, run=run):
+        measure, epoch = r["measure"].value, int(r["epoch"].value)
+        split = r["split"].value if r.get("split") is not None else None
+        key = ("metric", measure, split, None, epoch)
+        name = f"{_local(measure)} ({', '.join(x for x in (split, f'epoch {epoch}') if x)})"
+        out[key] = Recorded("metric", key, name, r["m"].value, r["value"], measure, split, None, epoch)
+    return out
+
+
+def is_legacy_run(store: Store, run: str) -> tuple[bool, str | None]:
+    """(imported from MLProvCodeGen, the seed it recorded) of a run."""
+    graph = vocab.bundle_iri(vocab.run_id_of(run))
+    rows = _bindings(store, _LEGACY_QUERY, g=graph, run=run)
+    return bool(rows), next((r["seed"].value for r in rows if r.get("seed") is not None), None)
 
 
 # -- the plan with the values the run used -------------------------------------------
@@ -321,25 +416,68 @@ def compare_values(original: ox.Literal, new: ox.Literal, tolerance: float) -> t
     return (original.value == new.value and original.datatype == new.datatype and original.language == new.language), None
 
 
-def compare(original: dict[tuple, Recorded], new: dict[tuple, Recorded], tolerance: float) -> list[Check]:
+def _tolerance(tolerance: Tolerance | float) -> Tolerance:
+    return tolerance if isinstance(tolerance, Tolerance) else Tolerance(float(tolerance))
+
+
+def _check(o: Recorded, n: Recorded | None, tolerance: float, *, comparable: bool = True, note: str | None = None) -> Check:
+    if n is None or not comparable:
+        return Check(o.kind, o.name, o, n, False, None, tolerance, comparable, note)
+    ok, difference = compare_values(o.value, n.value, tolerance)
+    return Check(o.kind, o.name, o, n, ok, difference, tolerance, comparable, note)
+
+
+def _order(original: dict[tuple, Recorded]) -> list[tuple]:
+    return sorted(original, key=lambda k: (k[0] != "data", str(k)))
+
+
+def compare(original: dict[tuple, Recorded], new: dict[tuple, Recorded], tolerance: Tolerance | float) -> list[Check]:
     """One check per metric and data hash of the original run (data first, then metrics by name).
 
     A value the original has and the new run lacks fails its check; a value only the new run
     has is nothing to compare with (see :func:`new_only`).
     """
+    tolerance = _tolerance(tolerance)
+    return [_check(original[key], new.get(key), tolerance.of(_local(original[key].measure or ""))) for key in _order(original)]
+
+
+def compare_legacy(original: dict[tuple, Recorded], new: dict[tuple, Recorded], tolerance: Tolerance | float) -> list[Check]:
+    """The checks of a legacy run: each of its measures against mlprov's counterpart in the new run."""
+    tolerance = _tolerance(tolerance)
+    metrics = {(_local(r.measure), r.split, r.for_class, r.epoch): r for r in new.values() if r.kind == "metric" and r.measure}
+    measures = {m for m, *_ in metrics}
+    legacy_classes: dict[tuple, set[str]] = {}
+    for r in original.values():
+        if r.kind == "metric" and r.measure and r.for_class is not None:
+            legacy_classes.setdefault((_local(r.measure), r.split), set()).add(r.for_class)
     checks = []
-    for key in sorted(original, key=lambda k: (k[0] != "data", str(k))):
-        o, n = original[key], new.get(key)
-        if n is None:
-            checks.append(Check(o.kind, o.name, o, None, False, None))
+    for key in _order(original):
+        o = original[key]
+        if o.kind != "metric" or not o.measure:
+            checks.append(_check(o, new.get(key), tolerance.default))
             continue
-        ok, difference = compare_values(o.value, n.value, tolerance)
-        checks.append(Check(o.kind, o.name, o, n, ok, difference))
+        ours = counterpart(_local(o.measure), measures)
+        for_class, note = o.for_class, ours.note
+        if for_class is not None:
+            classes = {c for m, split, c, _ in metrics if m == ours.measure and split == o.split and c is not None}
+            for_class = class_pairs(legacy_classes[(_local(o.measure), o.split)], classes).get(o.for_class)
+            if for_class is not None and for_class != o.for_class:
+                note = f"the original's class {o.for_class} is mlprov's {for_class!r}"
+        n = metrics.get((ours.measure, o.split, for_class, o.epoch))
+        checks.append(_check(o, n, tolerance.of(_local(o.measure), ours.measure), comparable=ours.comparable, note=note))
     return checks
 
 
-def new_only(original: dict[tuple, Recorded], new: dict[tuple, Recorded]) -> list[str]:
-    return sorted(new[k].name for k in set(new) - set(original))
+def measure_names(recorded: dict[tuple, Recorded], *, legacy: bool) -> set[str]:
+    """The measures a per-measure tolerance may name: the run's own, and for a legacy run their counterparts."""
+    names = {_local(r.measure) for r in recorded.values() if r.kind == "metric" and r.measure}
+    return names | ({counterpart(m, set()).measure for m in names} if legacy else set())
+
+
+def new_only(original: dict[tuple, Recorded], new: dict[tuple, Recorded], checks: list[Check] | None = None) -> list[str]:
+    """The values only the new run recorded (per-epoch ones aside), those a check used counting as compared."""
+    used = {c.new.key for c in checks or [] if c.new is not None}
+    return sorted(new[k].name for k in set(new) - set(original) - used if new[k].epoch is None)
 
 
 # -- recording -----------------------------------------------------------------------
@@ -368,9 +506,11 @@ def _slug(text: str) -> str:
 
 def check_iri(graph: str, recorded: Recorded) -> str:
     """``GRAPH/check/metric/accuracy/test``, ``GRAPH/check/data/split/train``,
-    ``GRAPH/check/output/features/n_features`` (step, then name): readable and unique."""
+    ``GRAPH/check/output/features/n_features`` (step, then name), a legacy run's last epoch
+    ``GRAPH/check/metric/training_loss/train/epoch-100``: readable and unique."""
     if recorded.kind == "metric":
-        parts = [_local(recorded.measure or "metric"), recorded.split, recorded.for_class]
+        parts = [_local(recorded.measure or "metric"), recorded.split, recorded.for_class,
+                 None if recorded.epoch is None else f"epoch-{recorded.epoch}"]
     elif recorded.kind == "output":
         parts = [_local(recorded.key[1]), recorded.key[2]]
     else:
@@ -400,7 +540,9 @@ def reproduction_triples(rep: Reproduction, started: datetime, ended: datetime) 
     add(act, M + "reproducedRun", _n(rep.original_run))
     add(act, M + "reproducingRun", _n(rep.new_run))
     add(act, M + "plan", _n(rep.plan))
-    add(act, M + "tolerance", _lit(float(rep.tolerance)))
+    add(act, M + "tolerance", _lit(float(rep.tolerance.default)))
+    for note in rep.notes:
+        add(act, R + "comment", _lit(note))
     add(act, M + "reproduced", _lit(rep.reproduced))
     add(act, P + "startedAtTime", _lit(started))
     add(act, P + "endedAtTime", _lit(ended))
@@ -418,7 +560,11 @@ def reproduction_triples(rep: Reproduction, started: datetime, ended: datetime) 
         add(act, M + "check", node)
         add(node, vocab.RDF + "type", _n(P + "Entity"))
         add(node, vocab.RDF + "type", _n(M + "ReproductionCheck"))
-        add(node, R + "label", _lit(f"{check.name}: {'reproduced' if check.reproduced else 'not reproduced'}"))
+        add(node, R + "label", _lit(f"{check.name}: {check.verdict.lower()}"))
+        if check.note:
+            add(node, R + "comment", _lit(check.note if check.comparable else f"not comparable: {check.note}"))
+        if check.comparable and check.tolerance != rep.tolerance.default:
+            add(node, R + "comment", _lit(f"compared within relative tolerance {check.tolerance:g}, given for this measure"))
         add(node, M + "checkName", _lit(check.name))
         add(node, M + "reproduced", _lit(check.reproduced))
         add(node, P + "wasGeneratedBy", act)
@@ -446,7 +592,7 @@ def reproduce(
     run_iri: str,
     location: StoreLocation,
     *,
-    tolerance: float = 0.0,
+    tolerance: Tolerance | float = 0.0,
     directory: Path | None = None,
     timeout_s: int | None = None,
     on_cell: Callable[[int, int], None] | None = None,
@@ -455,8 +601,9 @@ def reproduce(
     """Regenerate, execute and ingest a recorded run, compare it, and record the comparison."""
     from .workflow import run as run_notebook  # workflow imports the library; keep this module importable alone
 
-    if tolerance < 0 or math.isnan(tolerance):
-        raise UserError(f"--tolerance {tolerance}: give a relative tolerance of 0 or more, e.g. 1e-6")
+    tolerance = _tolerance(tolerance)
+    if tolerance.default < 0 or math.isnan(tolerance.default):
+        raise UserError(f"--tolerance {tolerance.default}: give a relative tolerance of 0 or more, e.g. 1e-6")
     original = checked_run_iri(run_iri, argument="RUN_IRI")
     with open_store(location, create=False, read_only=True) as store:
         _graph, plan_iri, status = _run_facts(store, original)
@@ -465,6 +612,17 @@ def reproduce(
         plan_graph = store.rdflib_graph(plan_iri)
         settings = recorded_settings(store, original)
         before = recorded_results(store, original)
+        legacy, seed = is_legacy_run(store, original)
+        if legacy:
+            before.update(recorded_epoch_metrics(store, original))
+    unknown = sorted(set(tolerance.per_measure) - measure_names(before, legacy=legacy))
+    if unknown:
+        known = ", ".join(sorted(measure_names(before, legacy=legacy))) or "none"
+        raise UserError(f"--tolerance {unknown[0]}=...: {original} recorded no measure {unknown[0]!r}; its measures are {known}")
+    notes = [seed_note(seed)] if legacy else []
+    for note in notes:
+        if echo:
+            echo(f"note: {note}")
     if status != "Completed" and echo:
         echo(f"note: the original run's status is {status or 'unknown'}; what it did not record cannot be compared")
     if not before:
@@ -495,11 +653,14 @@ def reproduce(
         status=outcome.status,
         notebook=notebook,
         error=outcome.error,
+        notes=notes,
     )
     with open_store(location) as store:
         after = recorded_results(store, outcome.run)
-        rep.checks = compare(before, after, tolerance)
-        rep.new_only = new_only(before, after)
+        if legacy:
+            after.update(recorded_epoch_metrics(store, outcome.run))
+        rep.checks = (compare_legacy if legacy else compare)(before, after, tolerance)
+        rep.new_only = new_only(before, after, rep.checks)
         store.replace_graph(graph, reproduction_triples(rep, started, datetime.now(timezone.utc)))
     log.info("reproduction %s: %s", rep.iri, "reproduced" if rep.reproduced else "not reproduced")
     return rep
@@ -525,24 +686,37 @@ def _show(term: ox.Literal, width: int = 40) -> str:
 
 
 def table(rep: Reproduction) -> str:
-    header = ("check", "original", "new", "verdict")
+    """One row per check; a note column (why not comparable, how classes matched, a measure's own
+    tolerance) when some check has one."""
+    header = ("check", "original", "new", "verdict", "note")
+
+    def note(c: Check) -> str:
+        own = f"tolerance {c.tolerance:g}" if c.comparable and c.tolerance != rep.tolerance.default else ""
+        return "; ".join(x for x in (c.note, own) if x)
+
     rows = [
-        tuple(queries.terminal_text(v) for v in (c.name, c.original_text, c.new_text))
-        + ("reproduced" if c.reproduced else "NOT reproduced",)
+        tuple(queries.terminal_text(v) for v in (c.name, c.original_text, c.new_text, c.verdict, note(c)))
         for c in rep.checks
     ]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+    columns = 5 if any(r[4] for r in rows) else 4
+    header, rows = header[:columns], [r[:columns] for r in rows]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(columns)]
     line = lambda r: "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
     return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
 
 
 def summary(rep: Reproduction) -> str:
-    total, failed = len(rep.checks), len(rep.failures)
-    how = "exactly" if rep.tolerance == 0 else f"within relative tolerance {rep.tolerance:g}"
+    total, failed = len(rep.compared), len(rep.failures)
+    tol = rep.tolerance
+    how = "exactly" if tol.default == 0 and not tol.per_measure else f"within relative tolerance {tol.describe()}"
     extra = f"; the new run also recorded {len(rep.new_only)} values the original did not" if rep.new_only else ""
+    skipped = len(rep.checks) - total
+    extra += f"; {skipped} not comparable" if skipped else ""
     if rep.reproduced:
         return f"reproduced: all {total} checks agree {how} (new run {rep.new_run}; record <{rep.graph}>{extra})"
     why = f"{failed} of {total} checks differ" if failed else f"the new run is {rep.status.lower()}"
+    if not total:
+        why = "no check could be compared"
     if rep.status != "Completed" and failed:
         why += f"; the new run is {rep.status.lower()}"
-    return f"NOT reproduced: {why} (tolerance {rep.tolerance:g}; new run {rep.new_run}; record <{rep.graph}>{extra})"
+    return f"NOT reproduced: {why} (tolerance {tol.describe()}; new run {rep.new_run}; record <{rep.graph}>{extra})"

@@ -61,7 +61,7 @@ def test_the_edited_cell_shows_under_its_step_with_a_unified_diff(diff, runs):
 
 def test_settings_data_and_metrics_are_identical(diff):
     settings = [i for g in diff.groups for i in g.items if i.kind == "setting"]
-    assert len(settings) == 15 and all(i.same for i in settings)  # every setting an Iris MLP notebook records
+    assert len(settings) == 16 and all(i.same for i in settings)  # every setting an Iris MLP notebook records
     epochs = next(i for i in settings if i.name == "epochs")
     assert (epochs.a, epochs.b) == (8, 8)
     assert diff.group("other settings") is None  # each setting sits under the step that takes it

@@ -111,7 +111,7 @@ def test_direct_values_agree_with_the_settings_and_evaluations(executed_run):
             PREFIX mls: <{vocab.MLS}> PREFIX mlprov: <{vocab.MLPROV}>
             SELECT ?value WHERE {{ <{run}> mls:hasOutput ?e . ?e mls:specifiedBy mlprov:accuracy ;
                 mlprov:splitName "test" ; mls:hasValue ?value FILTER NOT EXISTS {{ ?e mlprov:forClass ?c }} }}""")
-    assert direct == settings and len(direct) == 15  # every setting an Iris MLP notebook records
+    assert direct == settings and len(direct) == 16  # every setting an Iris MLP notebook records
     assert (vocab.metric_namespace("test") + "accuracy", next(iter(accuracy))["value"]) in results
     names = {p for p, _ in results}
     assert vocab.metric_namespace("train") + "training_accuracy" in names

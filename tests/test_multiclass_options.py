@@ -2,8 +2,8 @@
 notebook (real training, real figures), the run is ingested into a real store, and
 everything is checked with SPARQL on that store.
 
-Eleven runs together use every data set, every model, and every optimizer, loss,
-activation and scaler at least once (a test below checks that against task.toml, so
+Fourteen runs together use every data set, every model, and every optimizer, loss,
+activation, output activation and scaler at least once (a test below checks that against task.toml, so
 a new choice cannot go untested); two of them are run again to check determinism.
 Each notebook holds only the code of its plan's data set and model, so each run records
 exactly the settings that code used.
@@ -50,6 +50,9 @@ DATA = {
     "circles": (2, 2),
     "blobs": (2, 4),  # generated_classes = 4 below
     "spirals": (2, 3),
+    "spiral": (2, 3),  # the shape sets shipped with mlprov
+    "aggregation": (2, 7),
+    "r15": (2, 8),
 }
 ARCHITECTURE = {
     "mlp": "Sequential(",
@@ -78,10 +81,12 @@ DATA_SETTINGS = {
     "circles": {"generated_samples", "generated_noise", "data_seed"},
     "blobs": {"generated_samples", "generated_noise", "generated_classes", "data_seed"},
     "spirals": {"generated_samples", "generated_noise", "generated_classes", "data_seed"},
+    "spiral": set(), "aggregation": set(), "r15": set(),
     "csv": {"csv_path", "csv_label_column"},
 }
 MODEL_SETTINGS = {
-    "mlp": {"use_gpu", "hidden_layers", "hidden_neurons", "activation", "optimizer", "learning_rate", "loss", "epochs"},
+    "mlp": {"use_gpu", "hidden_layers", "hidden_neurons", "activation", "output_activation", "optimizer", "learning_rate",
+            "loss", "epochs"},
     "logistic_regression": {"logreg_C", "logreg_max_iter"},
     "random_forest": {"rf_n_estimators", "rf_max_depth"},
     "svm": {"svm_C", "svm_kernel", "svm_gamma"},
@@ -158,6 +163,18 @@ CASES = {
     ),
     "gradient_boosting-iris": Case(
         {"model": "gradient_boosting", "dataset": "iris", "gb_n_estimators": 20, "gb_learning_rate": 0.2, "gb_max_depth": 2}
+    ),
+    "mlp-spiral-softmax": Case(
+        {"dataset": "spiral", "output_activation": "softmax", "optimizer": "Adam", "loss": "NLLLoss", "activation": "relu",
+         **SMALL_MLP}
+    ),
+    "mlp-aggregation-sigmoid": Case(
+        {"dataset": "aggregation", "output_activation": "sigmoid", "optimizer": "Adam", "loss": "CrossEntropyLoss",
+         "activation": "relu", **SMALL_MLP}
+    ),
+    "mlp-r15-tanh": Case(
+        {"dataset": "r15", "output_activation": "tanh", "optimizer": "Adam", "loss": "MultiMarginLoss", "activation": "relu",
+         **SMALL_MLP}
     ),
 }
 
@@ -263,6 +280,7 @@ def test_the_cases_use_every_data_set_model_optimizer_loss_activation_and_scaler
         "optimizer": {c.values["optimizer"] for c in mlp_cases},
         "loss": {c.values["loss"] for c in mlp_cases},
         "activation": {c.values["activation"] for c in mlp_cases},
+        "output_activation": {c.values.get("output_activation", "none") for c in mlp_cases},
     }
     for name, values in covered.items():
         assert values == set(task.parameter(name).choices), name

@@ -65,7 +65,7 @@ def test_runs_lists_both_runs_newest_first_with_status_and_accuracy(two_runs):
 
 def test_run_params_shows_the_used_and_planned_values(two_runs):
     rows = {r["parameter"]: r for r in _rows(two_runs, "run-params", run=two_runs["a"])}
-    assert len(rows) == 15  # what an Iris MLP notebook reads, and the model and data set that chose its code
+    assert len(rows) == 16  # what an Iris MLP notebook reads, and the model and data set that chose its code
     assert {"model", "dataset", "epochs", "optimizer"} <= set(rows) and not {"svm_C", "csv_path"} & set(rows)
     assert rows["epochs"]["value"] == "8" and rows["epochs"]["planned_value"] == "8"
     assert rows["optimizer"]["variable"] == "https://example.org/plans/iris#optimizer"

@@ -32,7 +32,8 @@ MLPROV = rdflib.Namespace(vocab.MLPROV)
 #: Code that belongs to one data set or one model of the multiclass task, as it appears in a notebook.
 DATA_CODE = {
     "iris": "load_iris", "wine": "load_wine", "breast_cancer": "load_breast_cancer", "moons": "make_moons",
-    "circles": "make_circles", "blobs": "make_blobs", "spirals": "make_spirals", "csv": "read_csv",
+    "circles": "make_circles", "blobs": "make_blobs", "spirals": "make_spirals", "spiral": "spiral.csv",
+    "aggregation": "Aggregation.csv", "r15": "R15.csv", "csv": "read_csv",
 }
 MODEL_CODE = {
     "mlp": "nn.Sequential", "logistic_regression": "LogisticRegression", "random_forest": "RandomForestClassifier",
@@ -124,7 +125,7 @@ def test_the_parameters_cell_lists_exactly_the_parameters_the_code_reads(tmp_pat
     assert listed == [p.name for p in all_tasks()[TASK].parameters if p.name in expected]  # in task.toml's order
     read = set().union(*map(loaded_names, steps))
     assert set(listed) <= read  # every listed parameter is read by some step
-    assert "# Fixed by the plan, since they chose the code below: dataset = 'iris', model = 'mlp'." in parameters
+    assert "# Fixed by the plan, since they chose the code below: dataset = 'iris', model = 'mlp', output_activation = 'none'." in parameters
 
 
 @pytest.mark.parametrize("dataset, model", list(itertools.product(DATA_CODE, MODEL_CODE)))
