@@ -228,6 +228,75 @@ def run_command(source: Path, output: Path | None, timeout: int | None, params: 
         sys.exit(1)
 
 
+@main.command("sweep")
+@click.argument("plan_file", metavar="[PLAN]", required=False, type=click.Path(path_type=Path))
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=V1,V2,...",
+              help="A parameter and the values to sweep, comma-separated (repeatable): every combination is a derived plan.")
+@click.option("--random", "random_count", type=int, default=None, metavar="N", help="Run N points drawn from the grid instead of all.")
+@click.option("--seed", type=int, default=None, help="The seed of --random's draw [default 0].")
+@click.option("--executor", type=click.Choice(["dask", "local"]), default="dask", show_default=True,
+              help="dask: in parallel on a Dask cluster; local: one after another in this process.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="An existing Dask cluster [default: a LocalCluster on 127.0.0.1].")
+@click.option("--workers", type=int, default=None, help="Worker processes of the LocalCluster [default: the cores, at least 2, at most one a point].")
+@click.option("--retries", type=int, default=2, show_default=True, help="Times a task whose kernel did not start is started again.")
+@click.option("--rank-by", "rank_by", default="accuracy", show_default=True, metavar="RESULT",
+              help="The result the summary ranks runs by, highest first (a test measure, or SPLIT:MEASURE).")
+@click.option("--resume", "resume_iri", default=None, metavar="SWEEP", help="Run only the points of this sweep with no Completed run.")
+@click.option("--timeout", type=int, default=None, help="Seconds a cell may run before its run is stopped.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@_force_option
+@_store_option
+def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count: int | None, seed: int | None,
+                  executor: str, scheduler: str | None, workers: int | None, retries: int, rank_by: str,
+                  resume_iri: str | None, timeout: int | None, fmt: str, force: bool, store: str | None) -> None:
+    """Run PLAN for every combination of the -p values, in parallel, as one sweep.
+
+    Every point is checked before anything runs; each run is stored as it finishes, then
+    the runs are listed best first. Ctrl-C stops the sweep, keeps what finished and records
+    it as interrupted (exit 130); --resume SWEEP runs what is missing. Exit 1 when a point
+    did not complete.
+    """
+    from tqdm import tqdm
+
+    from . import queries
+    from .store import open_store
+    from .sweep.grid import parse_axes
+    from .sweep.running import Settings, resume, sweep
+
+    signal.signal(signal.SIGTERM, _terminated)  # the sweep is then recorded as interrupted; exit 143
+    location = _location(store)
+    settings = Settings(executor, workers, scheduler, retries, timeout)
+    rank = queries.resolve("sweep-summary")
+    queries.prepare(rank, {"sweep": "urn:mlprov:sweep:x", "rank_by": rank_by})  # a bad --rank-by: refused before running
+    if resume_iri is not None and (params or random_count is not None):
+        raise UserError("--resume runs the stored sweep's own points; leave out -p and --random")
+    if resume_iri is None and plan_file is None:
+        raise UserError("sweep: give the PLAN to sweep (or --resume SWEEP)")
+    with tqdm(total=None, unit="run", desc="sweeping", file=sys.stderr, disable=None) as bar:
+
+        def on_point(point, done: int, total: int) -> None:
+            bar.total = total
+            bar.update(1)
+            if point.error and point.status != "Completed":
+                bar.write(f"mlprov: {', '.join(f'{n}={v}' for n, v in point.point)}: {point.status.lower()}: {point.error}",
+                          file=sys.stderr)
+
+        if resume_iri is not None:
+            outcome = resume(resume_iri, location, settings, plan_file=plan_file, force=force, on_point=on_point)
+        else:
+            outcome = sweep(plan_file, location, parse_axes(params), settings, random_count=random_count, seed=seed,
+                            force=force, on_point=on_point)
+    click.echo(f"sweep {outcome.sweep}: {outcome.status.lower()}, {len(outcome.outcomes)} runs"
+               + (f" ({outcome.skipped} points completed before)" if outcome.skipped else ""), err=True)
+    with open_store(location, read_only=True) as st:
+        result = queries.run(st, rank, {"sweep": outcome.sweep, "rank_by": rank_by})
+    _print_result(result, fmt)
+    if outcome.status == "Interrupted":
+        sys.exit(130)
+    if outcome.status != "Completed":
+        sys.exit(1)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @_store_option
@@ -306,14 +375,20 @@ def _timeout_option(f):
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True,
               help="How many of the newest runs to skip: --offset 100 shows the second page.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--sweep", "sweep_iri", default=None, metavar="SWEEP",
+              help="Only the runs of this sweep (urn:mlprov:sweep:ID), best test accuracy first, with their swept settings.")
 @_timeout_option
 @_store_option
-def runs(limit: int, offset: int, fmt: str, timeout_s: float, store: str | None) -> None:
+def runs(limit: int, offset: int, fmt: str, sweep_iri: str | None, timeout_s: float, store: str | None) -> None:
     """List the recorded runs, newest first, a page at a time."""
     from . import queries
 
-    result = queries.run_stoppable(_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
-                                   timeout_s=timeout_s)
+    if sweep_iri is not None:
+        result = queries.run_stoppable(_location(store), queries.resolve("sweep-summary"), {"sweep": sweep_iri},
+                                       timeout_s=timeout_s)
+    else:
+        result = queries.run_stoppable(_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
+                                       timeout_s=timeout_s)
     _print_result(result, fmt)
 
 
@@ -379,6 +454,30 @@ def browse(iri: str, output: Path, force: bool, store: str | None) -> None:
         graph = browser.collect(st, iri)
     summary = browser.write_html(graph, iri, output)
     click.echo(f"wrote {output}: {summary.nodes} nodes, {summary.edges} edges; open it in a browser")
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback lets others read the store.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on.")
+@_timeout_option
+@_store_option
+def serve(host: str, port: int, timeout_s: float, store: str | None) -> None:
+    """Explore the store in the browser: runs, plans, graphs and queries (read-only)."""
+    import uvicorn
+
+    from .web import create_app
+
+    location = _location(store)
+    app = create_app(location, timeout_s=timeout_s)
+    if host not in _LOOPBACK:
+        click.echo(f"mlprov serve: warning: listening on {host}: the app has no login, so anyone who can reach "
+                   "this address can read the whole store", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"mlprov serve: http://{shown}:{port}/ over {location.display} (read-only); Ctrl-C stops")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @main.command()

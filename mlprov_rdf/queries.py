@@ -390,6 +390,13 @@ def _keywords(text: str) -> tuple[str | None, bool]:
     return form, service
 
 
+def query_form(text: str) -> tuple[str | None, bool]:
+    """The query's first keyword after the prologue (SELECT, ASK, ... or an update's INSERT,
+    DROP ...) and whether it has a SERVICE clause, for callers that refuse in words of their own.
+    A SyntaxError when the text cannot be read as tokens (an unclosed string)."""
+    return _keywords(text)
+
+
 def _is_update_text(spec: str) -> bool:
     """Whether the text reads as a SPARQL update (more than one word, the first an update keyword)."""
     try:
@@ -820,6 +827,38 @@ def run_stoppable(
         log.info("query %s: %s", query.label, note)
     result.notes.extend(missing)
     return result
+
+
+def run_serialized(
+    location: "StoreLocation",
+    query: CannedQuery,
+    *,
+    results_format: ox.QueryResultsFormat,
+    graph_format: ox.RdfFormat,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> tuple[str, bytes]:
+    """The query's answer as pyoxigraph writes it in the child process, with no parameters
+    bound, within ``timeout_s``: ("bindings" or "boolean", bytes in ``results_format``) or
+    ("graph", bytes in ``graph_format``, with the known prefixes where the format has them).
+
+    For the SPARQL protocol endpoint, which hands the bytes on as they are: no Python
+    object is made per term. Updates and SERVICE clauses are refused.
+    """
+    stoppable_query.check_timeout(timeout_s)
+    check_read_only(query)
+
+    def job(store: "Store | RemoteStore") -> bytes:
+        with _as_user_errors(query):
+            answer = store.query(query.text)
+            if isinstance(answer, (ox.QuerySolutions, ox.QueryBoolean)):
+                kind = "boolean" if isinstance(answer, ox.QueryBoolean) else "bindings"
+                return kind.encode("ascii") + b"\n" + answer.serialize(format=results_format)
+            # QueryTriples, or a server's graph answer (a list of triples)
+            return b"graph\n" + ox.serialize(answer, format=graph_format, prefixes=vocab.PREFIXES)
+
+    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label)
+    kind, _, payload = answer.partition(b"\n")
+    return kind.decode("ascii"), payload
 
 
 def _noun(query: CannedQuery, name: str) -> str:

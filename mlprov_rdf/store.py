@@ -39,6 +39,7 @@ import pyoxigraph as ox
 import rdflib
 
 from .errors import StoreBusy, StoreDamaged, StoreReadOnly, StoreUnreachable, UserError
+from .virtuoso import VirtuosoDialect, is_virtuoso
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,9 @@ class RemoteStore:
             self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode("ascii")
         self._conn: http.client.HTTPConnection | None = None
         self._used = False  # whether the open connection has served a request already
+        self._last_headers: http.client.HTTPMessage | None = None  # of the latest response
+        #: Set by :meth:`ping` when the server is Virtuoso (see ``virtuoso.py``).
+        self.dialect: VirtuosoDialect | None = None
 
     # -- HTTP ----------------------------------------------------------------------
 
@@ -346,6 +350,7 @@ class RemoteStore:
                 self.close()
                 raise self._unreachable(error) from None
             self._used = True
+            self._last_headers = response.msg
             if response.will_close:
                 self.close()
             return response.status, response.getheader("Content-Type", "") or "", data
@@ -387,15 +392,12 @@ class RemoteStore:
         the triples of a CONSTRUCT or DESCRIBE query.
         """
         text = bind_values(sparql, substitutions) if substitutions else sparql
-        status, ctype, data = self._request(
-            "POST",
-            self.endpoints.query,
-            text.encode("utf-8"),
-            {
-                "Content-Type": "application/sparql-query",
-                "Accept": "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8",
-            },
-        )
+        body, content_type = text.encode("utf-8"), {"Content-Type": "application/sparql-query"}
+        accept = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
+        if self.dialect is not None:
+            body, content_type = self.dialect.form("query", text)
+            accept = self.dialect.accept(_query_form(text) in ("CONSTRUCT", "DESCRIBE"))
+        status, ctype, data = self._request("POST", self.endpoints.query, body, {**content_type, "Accept": accept})
         if status == 400:
             message = " ".join(data.decode("utf-8", "replace").split())[:500]
             raise SyntaxError(message or "the server rejected the query (HTTP 400)")
@@ -403,6 +405,8 @@ class RemoteStore:
             raise self._refused("query", self.endpoints.query, status, data)
         media = ctype.split(";")[0].strip().lower()
         if media == "application/sparql-results+json":
+            if self.dialect is not None:
+                data = self.dialect.results(data, self._last_headers.get("X-SPARQL-MaxRows"))
             return ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
         formats = {
             "application/n-triples": ox.RdfFormat.N_TRIPLES,
@@ -411,12 +415,27 @@ class RemoteStore:
             "text/turtle": ox.RdfFormat.TURTLE,
         }
         if media in formats:
-            return [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(data, format=formats[media])]
+            triples = [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(data, format=formats[media])]
+            return self.dialect.triples(triples) if self.dialect is not None else triples
         raise UserError(f"{self.location.display}: the server answered a query with {ctype or 'no content type'}")
 
     def ping(self) -> None:
-        """Fail with one clear line unless the server answers queries."""
+        """Fail with one clear line unless the server answers queries; at an endpoint
+        URL, find out whether it is Virtuoso (asked form-encoded, which every SPARQL 1.1
+        server takes and Virtuoso needs)."""
+        if self.endpoints.graph_store is not None:  # an Oxigraph server root
+            self.query("ASK {}")
+            return
+        self.dialect = VirtuosoDialect(self.location.display)
         self.query("ASK {}")
+        if not is_virtuoso(self._last_headers.get("Server")):
+            self.dialect = None
+            return
+        try:
+            self.dialect.learn_max_rows(self.query(VirtuosoDialect.MAX_ROWS_QUERY))
+        except (UserError, SyntaxError) as error:
+            log.debug("%s: cannot read ResultSetMaxRows (%s)", self.location.display, error)
+        log.debug("%s: Virtuoso, ResultSetMaxRows %s", self.location.display, self.dialect.max_rows)
 
     def has_graph(self, graph: str) -> bool:
         g = ox.NamedNode(graph)
@@ -440,7 +459,10 @@ class RemoteStore:
             if status != 200:
                 raise self._refused("graph store request", target, status, data)
             return data
-        triples = self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}")
+        if self.dialect is not None:
+            triples = self.dialect.graph_triples(self.query(self.dialect.graph_query(g)))
+        else:
+            triples = self.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {g} {{ ?s ?p ?o }} }}")
         return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) if triples else b""
 
     def rdflib_graph(self, graph: str) -> rdflib.Graph:
@@ -459,10 +481,15 @@ class RemoteStore:
     # -- writing -------------------------------------------------------------------
 
     def update(self, sparql: str) -> None:
-        """One SPARQL update request: the server applies it as one transaction (Oxigraph does)."""
-        status, _ctype, data = self._request(
-            "POST", self.endpoints.update, sparql.encode("utf-8"), {"Content-Type": "application/sparql-update"}
-        )
+        """One SPARQL update request: the server applies it as one transaction (Oxigraph and Virtuoso do)."""
+        body, content_type = sparql.encode("utf-8"), {"Content-Type": "application/sparql-update"}
+        if self.dialect is not None:
+            body, content_type = self.dialect.form("update", sparql)
+        status, _ctype, data = self._request("POST", self.endpoints.update, body, content_type)
+        if self.dialect is not None and status not in (200, 204):
+            refused = self.dialect.refused_update(status, data.decode("utf-8", "replace"))
+            if refused is not None:
+                raise refused
         if status == 400:
             raise UserError(
                 f"{self.location.display}: the server rejected an update (HTTP 400): "
@@ -475,7 +502,10 @@ class RemoteStore:
         """Make ``graph`` hold exactly ``triples`` with one update request; idempotent."""
         g = ox.NamedNode(graph)
         quads, _blank = _quads(g, triples)
-        self.update(_replace_update(g, quads))
+        if self.dialect is not None:
+            self.dialect.replace_graph(self.update, g, quads)
+        else:
+            self.update(_replace_update(g, quads))
         return len(quads)
 
     def remove_graph(self, graph: str) -> None:
@@ -537,6 +567,11 @@ def _tokens(text: str) -> Iterator[tuple[str, int, str]]:
             i = m.end()
         else:
             i += 1
+
+
+def _query_form(text: str) -> str | None:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE: the query's first form keyword."""
+    return next((value for kind, _pos, value in _tokens(text) if kind == "word" and value in _QUERY_FORMS), None)
 
 
 def _groups(text: str) -> list[tuple[int, set[str] | None]]:

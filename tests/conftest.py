@@ -13,6 +13,8 @@ from mlprov_rdf.store import StoreLocation
 from mlprov_rdf.tasks import all_tasks
 from mlprov_rdf.workflow import run
 
+pytest_plugins = ["tests.web_support"]
+
 TASK = "multiclass-classification"
 
 

@@ -1,4 +1,5 @@
-"""The graph browser: readable labels, colours, grouping, escaping, offline, deterministic."""
+"""The graph browser: readable labels, colours, grouping, escaping, offline, deterministic,
+laid out by vis-network's hierarchical layout from each node's level."""
 
 from __future__ import annotations
 
@@ -155,6 +156,16 @@ def run_view() -> Graph:
     return plan_graph() + run_graph()
 
 
+def tip_text(node: dict) -> str:
+    """Every text of a node's tooltip data, as one string."""
+    tip = node["mlprovTip"]
+    parts = [tip["head"], tip["kind"], tip["iri"] or ""]
+    for key, values in tip["rows"]:
+        parts.append(key)
+        parts.extend(text + " " + note for text, note in values)
+    return "\n".join(parts)
+
+
 def network_data(page: str) -> tuple[list[dict], list[dict]]:
     """The node and edge arrays the page hands to vis-network."""
     found = {}
@@ -177,7 +188,8 @@ def test_every_run_and_plan_node_is_shown_with_a_readable_label(tmp_path):
     graph = run_view()
     _, nodes, _ = render(graph, tmp_path)
     by_id = {n["id"]: n for n in nodes}
-    wanted = {str(s) for s in graph.subjects() if isinstance(s, URIRef)} - {str(BUNDLE)}
+    # every resource but the bundle, and the plan variable its setting stands for
+    wanted = {str(s) for s in graph.subjects() if isinstance(s, URIRef)} - {str(BUNDLE), str(P.epochs)}
     assert wanted <= set(by_id), sorted(wanted - set(by_id))
     for node in nodes:
         assert node["label"].strip(), node["id"]
@@ -191,7 +203,7 @@ def test_labels_fall_back_to_name_value_then_measure_value_then_a_compact_name(t
     _, nodes, _ = render(graph, tmp_path)
     by_id = {n["id"]: n for n in nodes}
     assert by_id[str(P.dataset)]["label"] == "dataset = iris"
-    assert by_id[str(P.epochs)]["label"] == "epochs = 100"
+    assert by_id[str(R["setting/epochs"])]["label"] == "epochs = 100"
     assert by_id[str(R["metric/accuracy"])]["label"] == "accuracy = 0.9667"
     assert browse.compact(str(R["package/torch"])) == "package/torch"
     assert browse.compact(str(RUN)) == f"run {RUN_ID}"
@@ -229,25 +241,46 @@ def test_packages_sit_behind_one_environment_node_not_on_the_run(tmp_path):
     assert len(top_level_on_run) < 10
 
 
+def test_a_parameter_appears_once_as_the_runs_setting_with_the_plan_value_in_its_tooltip(tmp_path):
+    _, nodes, edges = render(run_view(), tmp_path)
+    by_id = {n["id"]: n for n in nodes}
+    assert str(P.epochs) not in by_id  # the plan variable is not drawn beside its setting
+    assert [n["label"] for n in nodes].count("epochs = 100") == 1
+    setting = by_id[str(R["setting/epochs"])]
+    assert "plan: prov:value" in tip_text(setting) and "plan variable" in tip_text(setting)
+    assert [e for e in edges if e["from"] == str(P.train) and e["to"] == setting["id"] and "hasInputVar" in e["title"]]
+
+
 def test_steps_and_cells_read_left_to_right_in_plan_order(tmp_path):
     _, nodes, _ = render(run_view(), tmp_path)
     by_id = {n["id"]: n for n in nodes}
-    step_x = [by_id[str(P[frag])]["x"] for frag, *_ in STEPS]
-    cell_x = [by_id[str(R[f"cell/{i}"])]["x"] for i in (1, 2, 3)]
-    assert step_x == sorted(step_x) and len(set(step_x)) == 3
-    assert cell_x == step_x  # each cell sits under the step it executed
-    assert by_id[str(PLAN)]["x"] < step_x[0]
-    assert all(by_id[str(R[f"cell/{i}"])]["y"] > by_id[str(P.setup)]["y"] for i in (1, 2, 3))
+    step_level = [by_id[str(P[frag])]["level"] for frag, *_ in STEPS]
+    cell_level = [by_id[str(R[f"cell/{i}"])]["level"] for i in (1, 2, 3)]
+    assert step_level == sorted(step_level) and len(set(step_level)) == 3
+    assert cell_level == step_level  # each cell shares its step's column
+    assert by_id[str(PLAN)]["level"] < step_level[0] and by_id[str(RUN)]["level"] < step_level[0]
+    assert by_id[str(R["setting/epochs"])]["level"] < by_id[str(P.train)]["level"]  # what a step reads comes before it
+    assert by_id[str(R["model"])]["level"] > by_id[str(P.train)]["level"]  # what its cell made after it
 
 
 def test_tooltips_escape_plan_literals(tmp_path):
     graph = plan_graph(description='<script>alert("x")</script><img src=x onerror=alert(1)>')
     page, nodes, _ = render(graph, tmp_path, focus=str(PLAN))
     plan = next(n for n in nodes if n["id"] == str(PLAN))
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in plan["title"]
-    assert "<script>alert" not in plan["title"] and "<img" not in plan["title"]
-    assert "<script>alert" not in page and "<img src=x" not in page
-    assert "<table>" in plan["title"]  # our own markup stays HTML
+    # the tooltip is data the page's script puts into text nodes, never markup
+    assert '<script>alert("x")</script><img src=x onerror=alert(1)>' in tip_text(plan)
+    assert "<script>alert" not in page and "<img src=x" not in page  # escaped inside the page's script
+    assert "innerHTML" not in page.split("new vis.Network(")[0].rsplit("function mlprovTipElement", 1)[-1]
+
+
+def test_hostile_labels_stay_text_in_the_page(tmp_path):
+    graph = plan_graph()
+    graph.set((P.setup, RDFS.label, Literal('"><img src=x onerror=alert(1)>')))
+    graph.set((PLAN, DCTERMS.title, Literal("<script>alert(1)</script>")))
+    page, nodes, _ = render(graph, tmp_path, focus=str(PLAN))
+    assert next(n for n in nodes if n["id"] == str(P.setup))["label"] == '"><img src=x onerror=alert(1)>'
+    assert "<img src=x" not in page and "<script>alert(1)" not in page
+    assert "<title>mlprov: &lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
 
 
 def test_page_fetches_nothing_from_the_network(tmp_path):
@@ -259,6 +292,7 @@ def test_page_fetches_nothing_from_the_network(tmp_path):
     assert not re.search(r"<script\b[^>]*\bsrc\s*=", page, re.I)
     assert not re.search(r"<link\b[^>]*\bhref\s*=", page, re.I)
     assert "new vis.Network(" in page and "vis-network" in page  # the library is inlined
+    assert "http://" not in page.split("<body>")[0].split("<script")[0]
 
 
 def test_same_graph_renders_byte_identical(tmp_path):
@@ -285,14 +319,34 @@ def test_a_failed_cell_gets_a_red_border(tmp_path):
     by_id = {n["id"]: n for n in nodes}
     assert by_id[str(R["cell/3"])]["color"]["border"] == "#d62728"
     assert by_id[str(R["cell/2"])]["color"]["border"] != "#d62728"
-    assert "ValueError: &lt;bad&gt;" in by_id[str(R["cell/3"])]["title"]
+    assert "ValueError: <bad>" in tip_text(by_id[str(R["cell/3"])])
 
 
-def test_build_network_gives_a_pyvis_network_with_fixed_positions():
+def test_build_network_gives_a_pyvis_network_laid_out_by_vis_networks_hierarchical_layout():
     net = browse.build_network(run_view(), str(RUN))
     assert net.options["physics"]["enabled"] is False
-    assert all("x" in n and "y" in n for n in net.nodes)
+    hierarchical = net.options["layout"]["hierarchical"]
+    assert hierarchical["enabled"] is True and hierarchical["direction"] == "LR"
+    assert all(isinstance(n["level"], int) and "x" not in n and "y" not in n for n in net.nodes)
     assert [n["id"] for n in net.nodes] == sorted(n["id"] for n in net.nodes)
+    assert len({e["id"] for e in net.edges}) == len(net.edges)  # vis-network refuses a repeated id
+
+
+def test_the_page_and_the_app_share_one_graph_data_function(tmp_path):
+    graph = run_view()
+    page, nodes, edges = render(graph, tmp_path)
+    data = browse.graph_data(browse.View(graph, str(RUN)))
+    # pyvis adds its defaults (arrows on a directed network); everything else is ours, as made
+    assert [n["id"] for n in nodes] == [n["id"] for n in data["nodes"]]
+    assert all(ours.items() <= drawn.items() for ours, drawn in zip(data["nodes"], nodes))
+    assert all(ours.items() <= drawn.items() for ours, drawn in zip(data["edges"], edges))
+    assert len(edges) == len(data["edges"])
+    summary = browse.graph_data(browse.View(graph, str(RUN)), summary_only=True)
+    kinds = {n["mlprovKind"] for n in summary["nodes"]}
+    assert {"plan", "step", "run", "setting", "data", "model", "metric", "environment"} <= kinds
+    assert not kinds & {"cell", "agent"} and not [n for n in summary["nodes"] if n.get("hidden")]
+    # on the summary, what a cell made hangs off the cell's step
+    assert [e for e in summary["edges"] if e["from"] == str(R["model"]) and e["to"] == str(P.train)]
 
 
 def test_long_metric_series_fold_into_one_node(tmp_path):
@@ -310,6 +364,8 @@ def test_long_metric_series_fold_into_one_node(tmp_path):
     hub = next(n for n in visible if n.get("mlprovHub") and n["mlprovKind"] == "metric")
     assert hub["label"].startswith("training_loss per epoch\n50 values, last 0.02")
     assert [e for e in edges if e["from"] == hub["id"] and e["to"] == str(R["cell/3"]) and not e.get("hidden")]
+    assert hub["shape"] == "ellipse"  # drawn as a metric, not as a folded box
+    assert "epoch 50" in tip_text(hub) and "0.02" in tip_text(hub)  # its values in the tooltip
 
 
 def _load(store, graph_iri: str, graph: Graph) -> None:
@@ -408,7 +464,7 @@ def dag_run_graph() -> Graph:
 
 def test_a_plan_graph_is_laid_out_in_the_order_the_notebook_runs_and_each_link_is_drawn(tmp_path):
     _, nodes, edges = render(dag_plan_graph(), tmp_path, focus=str(PLAN))
-    x = {n["id"]: n["x"] for n in nodes}
+    x = {n["id"]: n["level"] for n in nodes}
     columns = [x[str(P[frag])] for frag in ("setup", "ingest", "features", "prepare", "split")]
     assert columns == sorted(columns) and len(set(columns)) == 5  # unordered branches go by IRI
     follows = {(e["from"], e["to"]) for e in edges if "isPrecededBy" in e["title"]}
@@ -423,8 +479,8 @@ def test_a_code_step_is_drawn_as_its_own_kind_with_its_code_escaped_in_the_toolt
     code, step = by_id[str(P.features)], by_id[str(P.prepare)]
     assert code["mlprovKind"] == "code" and step["mlprovKind"] == "step"
     assert code["color"]["background"] != step["color"]["background"]
-    assert ">code step</span>" in code["title"] and ">code step</span>" in page  # tooltip and legend
-    assert "n_features = X.shape[1]  # &lt;b&gt;not markup&lt;/b&gt;" in code["title"]
+    assert code["mlprovTip"]["kind"] == "code step" and ">code step</span>" in page  # tooltip and legend
+    assert "n_features = X.shape[1]  # <b>not markup</b>" in tip_text(code)
     assert "<b>not markup" not in page
 
 
@@ -433,7 +489,41 @@ def test_a_code_steps_recorded_output_sits_under_the_cell_that_made_it(tmp_path)
     by_id = {n["id"]: n for n in nodes}
     output, cell = by_id[str(R["cell/3/output/n_features"])], by_id[str(R["cell/3"])]
     assert output["mlprovKind"] == "output" and output["label"] == "n_features = 5"
-    assert output["y"] > cell["y"] and abs(output["x"] - cell["x"]) < 1
-    assert by_id[str(R["cell/3"])]["x"] == by_id[str(P.features)]["x"]  # cells still sit under their steps
+    assert output["level"] == cell["level"] + 1  # in the column after the cell that made it
+    assert by_id[str(R["cell/3"])]["level"] == by_id[str(P.features)]["level"]  # cells share their steps' columns
     made = [e for e in edges if e["from"] == output["id"] and e["to"] == cell["id"]]
     assert made and "prov:wasGeneratedBy" in made[0]["label"]
+
+
+def test_the_offline_page_opens_on_the_summary_at_a_readable_zoom_and_unfolds_on_click(browser, tmp_path):
+    """In a real Chromium: vis-network lays the page out, Fit keeps labels readable, a click unfolds."""
+    graph = run_view()
+    for epoch in range(1, 51):
+        m = R[f"metric/training_loss/epoch/{epoch}"]
+        graph.add((m, RDF.type, MLS.ModelEvaluation))
+        graph.add((m, MLS.specifiedBy, MLPROV.training_loss))
+        graph.add((m, MLS.hasValue, Literal(1.0 / epoch)))
+        graph.add((m, MLPROV.epoch, Literal(epoch)))
+        graph.add((m, PROV.wasGeneratedBy, R["cell/3"]))
+    path = tmp_path / "run.html"
+    browse.write_html(graph, str(RUN), path)
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_function("() => network.getScale() >= 0.6")
+        x = page.evaluate("ids => ids.map(id => network.getPosition(id).x)", [str(P[frag]) for frag, *_ in STEPS])
+        assert x == sorted(x) and len(set(x)) == 3  # the layout kept the plan order left to right
+        run_x = page.evaluate("id => network.canvasToDOM(network.getPosition(id)).x", str(RUN))
+        assert 0 <= run_x <= 900  # the run is on screen
+        hub = page.evaluate("nodes.getIds({filter: n => n.mlprovHub && n.mlprovKind === 'environment'})[0]")
+        page.click("#mp-groups")
+        assert page.evaluate("h => nodes.get({filter: n => n.mlprovGroup === h && !n.hidden}).length", hub) == 16
+        page.click("#mp-fit")
+        assert page.evaluate("network.getScale()") >= 0.6
+        assert errors == []
+    finally:
+        context.close()

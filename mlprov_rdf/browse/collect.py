@@ -18,6 +18,12 @@ from ..vocab import MLPROV, PPLAN, RDF, RUN_BASE, bundle_iri
 log = logging.getLogger(__name__)
 
 
+class GraphNotFound(UserError):
+    """No plan or run with this IRI in the store."""
+
+    http_status = 404
+
+
 def collect(store, iri: str) -> rdflib.Graph:
     """The triples to show for a plan IRI or a run IRI (its bundle plus the plan it ran).
 
@@ -43,7 +49,7 @@ def collect(store, iri: str) -> rdflib.Graph:
         if (URIRef(iri), URIRef(RDF + "type"), URIRef(PPLAN + "Plan")) in plan_graph:
             log.debug("collected %d triples for plan %s", len(plan_graph), iri)
             return plan_graph
-    raise UserError(
+    raise GraphNotFound(
         f"{iri}: no plan or run with this IRI in the store {store.location}; "
         "list runs with 'mlprov runs'"
     )

@@ -1,6 +1,6 @@
 """Which edges are drawn: merged per node pair, implied ones left out, folded ones hidden.
 
-The layout already says that a step belongs to its plan and a cell to its run, so those
+The columns already say that a step belongs to its plan and a cell to its run, so those
 edges are drawn for the first member only; edges into folded groups go through the hub.
 """
 
@@ -99,8 +99,7 @@ class _Edges(_Index):
 
         def edge_key(item) -> tuple:
             (s, t, hidden, group), _ = item
-            a = self.nodes[s]
-            return (hidden, t, a.y, a.x, s, group or "")
+            return (hidden, t, self.nodes[s].level, s, group or "")
 
         for (s, t, hidden, group), predicates in sorted(merged.items(), key=edge_key):
             self.edges.append(
@@ -111,5 +110,4 @@ class _Edges(_Index):
             )
 
     def _order_key(self, node_id: str) -> tuple:
-        node = self.nodes[node_id]
-        return (node.x, node.y, node_id)
+        return (self.nodes[node_id].level, node_id)

@@ -1,19 +1,19 @@
-"""Folding: environment nodes and long metric series behind one hub node each.
+"""Folding: environment nodes and long metric series behind one node each.
 
 A run's kernel, language, OS, hardware and packages, and a measure's per-epoch or
-per-class values, would crowd the pipeline; a hub stands for them until clicked.
+per-class values, would crowd the pipeline; one node stands for them until clicked. A
+series is drawn as a metric (its values in the tooltip), not as a folded box: the web app
+shows it as a curve on the run page.
 """
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 
 from ..vocab import ENV_BASE, MLPROV, MLS, PROV, REPR, RUN_BASE
-from .boxes import _size
 from .kinds import _ENV_CLASSES, _ENV_ORDER
 from .model import _Group, _Index, _Node
-from .text import _clip_lines, _table, _value_text, compact
+from .text import _clip_lines, _value_text, compact
 
 _GROUP_MIN = 3  # a metric series of this many values or more is folded
 
@@ -31,7 +31,6 @@ class _Groups(_Index):
             self.nodes[group.hub] = _Node(
                 id=group.hub, kind=group.kind, label=group.label, tip=group.tip, hub=True
             )
-            self.nodes[group.hub].w, self.nodes[group.hub].h = _size(group.label, "box")
 
     def _environment_groups(self) -> None:
         """One hub per run for kernel, language, OS, hardware and packages."""
@@ -64,16 +63,8 @@ class _Groups(_Index):
             if counts.get(MLPROV + "Hardware"):
                 detail.append("hardware")
             label = "Environment" + ("\n" + ", ".join(detail) if detail else "")
-            rows = [
-                (html.escape(compact(self._env_class(m)).split(":")[-1]), html.escape(self.nodes[m].label))
-                for m in members
-            ]
-            tip = (
-                '<div class="mp-tip"><div class="mp-tip-head"><b>Environment</b> '
-                f'<span class="mp-tip-kind">{len(members)} nodes, click to show them</span></div>'
-                + _table(rows)
-                + "</div>"
-            )
+            rows = [[compact(self._env_class(m)).split(":")[-1], [[self.nodes[m].label, ""]]] for m in members]
+            tip = {"head": "Environment", "kind": f"{len(members)} nodes, click to show them", "iri": None, "rows": rows}
             self.groups[hub] = _Group(
                 hub=hub, kind="environment", owner=owner, members=members, star=True,
                 redirect_all=False, label=label, tip=tip,
@@ -111,13 +102,9 @@ class _Groups(_Index):
             last = values[-1][1] if axis == "epoch" else ""
             label = f"{name} per {axis}\n{len(members)} values" + (f", last {last}" if last else "")
             shown = values if len(values) <= 20 else values[:10] + [("…", "…")] + values[-10:]
-            rows = [(html.escape(f"{axis} {a}" if a != "…" else a), html.escape(v)) for a, v in shown]
-            tip = (
-                f'<div class="mp-tip"><div class="mp-tip-head"><b>{html.escape(name)} per {axis}</b> '
-                f'<span class="mp-tip-kind">{len(members)} values, click to show them</span></div>'
-                + _table(rows)
-                + "</div>"
-            )
+            rows = [[f"{axis} {a}" if a != "…" else a, [[v, ""]]] for a, v in shown]
+            tip = {"head": f"{name} per {axis}", "kind": f"{len(members)} values, click to show them",
+                   "iri": None, "rows": rows}
             self.groups[hub] = _Group(
                 hub=hub, kind="metric", owner=maker or None, members=members, star=False,
                 redirect_all=True, label=_clip_lines(label), tip=tip,

@@ -1,14 +1,14 @@
 """The view model: nodes, edges and groups as drawn, and the graph indexed for lookups.
 
-Every stage that builds a view (nodes, groups, layout, edges, routing) extends ``_Index``
-and works on the state it holds, so the stages share one set of lookups.
+Every stage that builds a view (nodes, groups, levels, edges) extends ``_Index`` and works
+on the state it holds, so the stages share one set of lookups.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import rdflib
 from rdflib import Literal
@@ -17,17 +17,19 @@ from rdflib.term import Node as RdfNode
 from ..vocab import RDF
 from .text import compact
 
+#: A tooltip as data: the scripts build it with text nodes, so no store text is ever markup.
+#: ``{"head": label, "kind": legend, "iri": IRI or None, "rows": [[key, [[text, note], ...]], ...]}``
+Tip = dict
+
 
 @dataclass
 class _Node:
     id: str
     kind: str
     label: str
-    tip: str = ""
-    x: float = 0.0
-    y: float = 0.0
-    w: float = 0.0
-    h: float = 0.0
+    tip: Tip = field(default_factory=dict)
+    level: int = 0  # the column of vis-network's left-to-right hierarchical layout
+    summary: bool = False  # shown on the summary level the explorer opens on
     hidden: bool = False
     group: str | None = None  # the hub that folds this node
     hub: bool = False
@@ -42,7 +44,11 @@ class _Edge:
     hidden: bool = False
     group: str | None = None
     dashed: bool = False
-    smooth: dict | None = None
+
+    @property
+    def id(self) -> str:
+        """One edge per ordered node pair, so an expansion that brings it again updates it."""
+        return f"{self.source}\n{self.target}"
 
 
 @dataclass
@@ -54,7 +60,7 @@ class _Group:
     star: bool  # owner edges go hub -> member once expanded (environment)
     redirect_all: bool  # every outside edge is also drawn from the hub (metric series)
     label: str = ""
-    tip: str = ""
+    tip: Tip = field(default_factory=dict)
 
 
 class _Index:
@@ -101,19 +107,13 @@ class _Index:
         term = self._terms.get(node_id)
         if term is None:
             return []
-        return sorted(self.ids[o] for o in self.props.get(term, {}).get(predicate, []) if o in self.ids)
+        return sorted({self.ids[o] for o in self.props.get(term, {}).get(predicate, []) if o in self.ids})
 
     def _ids_into(self, node_id: str, predicate: str) -> list[str]:
         term = self._terms.get(node_id)
         if term is None:
             return []
-        return sorted(self.ids[s] for s, p in self.incoming.get(term, []) if p == predicate and s in self.ids)
+        return sorted({self.ids[s] for s, p in self.incoming.get(term, []) if p == predicate and s in self.ids})
 
     def _of_kind(self, kind: str) -> list[str]:
         return sorted(n.id for n in self.nodes.values() if n.kind == kind and not n.hub and not n.hidden)
-
-    def _sources_of(self, node_id: str) -> list[str]:
-        term = self._terms.get(node_id)
-        if term is None:
-            return []
-        return sorted(self.ids[s] for s, _ in self.incoming.get(term, []) if s in self.ids)

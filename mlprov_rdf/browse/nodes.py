@@ -1,22 +1,22 @@
 """Which terms become nodes, and each node's kind, label, status and tooltip.
 
 Literals and vocabulary terms are shown as values in tooltips, not drawn; blank nodes get
-ids from their content so that the same graph always gives the same ids.
+ids from their content so that the same graph always gives the same ids. A run's setting and
+the plan variable it sets are one node (the setting, with the plan's value in its tooltip), so
+a parameter appears once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node as RdfNode
 
 from ..vocab import DCTERMS, ENV_BASE, MLPROV, MLS, PPLAN, PROV, RDF, RDFS, REPR
-from .boxes import _size
 from .kinds import _AGENT_CLASSES, _ENV_CLASSES, _KIND, _KIND_HINTS, _SKIPPED_CLASSES, _STEP_CLASSES
-from .model import _Index, _Node
-from .text import _MAX_LABEL, _VOCAB_NAMESPACES, _clip, _table, _value_text, compact
+from .model import _Index, _Node, Tip
+from .text import _MAX_LABEL, _VOCAB_NAMESPACES, _clip, _value_text, compact
 
 _MAX_VALUE = 300
 _MAX_VALUES = 8  # values per property in a tooltip
@@ -72,13 +72,29 @@ class _Nodes(_Index):
             self._terms[node_id] = term
         for term, node_id in self.ids.items():
             self.nodes[node_id] = _Node(id=node_id, kind=self._kind(term), label="")
-        for term, node_id in self.ids.items():
-            node = self.nodes[node_id]
+        self._merge_settings()
+        for node_id, node in self.nodes.items():
+            term = self._terms[node_id]
             node.label = self._label(term)
             node.status = self._status(term)
-            node.w, node.h = _size(node.label, _KIND[node.kind].shape)
-        for term, node_id in self.ids.items():  # after the labels: tooltips name their targets
-            self.nodes[node_id].tip = self._tooltip(term, self.nodes[node_id])
+        for node_id, node in self.nodes.items():  # after the labels: tooltips name their targets
+            node.tip = self._tooltip(self._terms[node_id], node)
+
+    def _merge_settings(self) -> None:
+        """A run's setting stands for the plan variable it sets: edges to the variable reach the
+        setting, and the variable's node is not drawn (its value goes into the tooltip)."""
+        self._merged: dict[RdfNode, RdfNode] = {}
+        for node_id in sorted(self.nodes):
+            if self.nodes[node_id].kind != "setting":
+                continue
+            setting = self._terms[node_id]
+            for variable in sorted(self.props[setting].get(PPLAN + "correspondsToVariable", []), key=str):
+                variable_id = self.ids.get(variable)
+                if variable_id in self.nodes and self.nodes[variable_id].kind == "parameter" and variable not in self._merged:
+                    self._merged[variable] = setting
+                    self.ids[variable] = node_id
+                    del self.nodes[variable_id]
+                    del self._terms[variable_id]
 
     def _kind(self, term: RdfNode) -> str:
         types = self.types.get(term, set())
@@ -143,51 +159,60 @@ class _Nodes(_Index):
         value = self._first(term, MLPROV + "status")
         return compact(str(value)).split(":")[-1] if value is not None else None
 
-    def _tooltip(self, term: RdfNode, node: _Node) -> str:
-        """A small HTML table of the node's values; every piece of graph text is escaped."""
-        rows = []
+    def _tooltip(self, term: RdfNode, node: _Node) -> Tip:
+        """The node's values as rows of plain text; the plan variable's too for a setting."""
+        rows = self._rows(term)
+        for variable, setting in sorted(self._merged.items(), key=lambda kv: str(kv[0])):
+            if setting == term:
+                rows += [[f"plan: {key}", values] for key, values in self._rows(variable)]
+        return {
+            "head": node.label,
+            "kind": _KIND[node.kind].legend,
+            "iri": None if isinstance(term, BNode) else str(term),
+            "rows": rows,
+        }
+
+    def _rows(self, term: RdfNode) -> list:
+        rows: list = []
         types = sorted(self.types.get(term, ()), key=compact)
         if types:
-            rows.append(("type", ", ".join(html.escape(compact(t)) for t in types)))
+            rows.append(["type", [[", ".join(compact(t) for t in types), ""]]])
         for predicate in sorted(self.props.get(term, {}), key=lambda p: (compact(p), p)):
             if predicate == RDF + "type":
                 continue
             values = sorted(self.props[term][predicate], key=lambda v: (_value_text(v), v.n3()))
             cells = [self._cell(v) for v in values[:_MAX_VALUES]]
             if len(values) > _MAX_VALUES:
-                cells.append(f"<i>… {len(values) - _MAX_VALUES} more</i>")
-            rows.append((html.escape(compact(predicate)), "<br>".join(cells)))
-        head = (
-            f'<div class="mp-tip"><div class="mp-tip-head"><b>{html.escape(node.label)}</b> '
-            f'<span class="mp-tip-kind">{html.escape(_KIND[node.kind].legend)}</span></div>'
-        )
-        if not isinstance(term, BNode):
-            head += f'<div class="mp-tip-iri">{html.escape(str(term))}</div>'
-        return head + _table(rows) + "</div>"
+                cells.append([f"… {len(values) - _MAX_VALUES} more", ""])
+            rows.append([compact(predicate), cells])
+        return rows
 
-    def _cell(self, value: RdfNode) -> str:
+    def _cell(self, value: RdfNode) -> list[str]:
+        """One value as [text, note]: a literal with its datatype or language, a node by its label."""
         if isinstance(value, Literal):
             text = str(value)
             datatype = compact(str(value.datatype)) if value.datatype else ""
-            suffix = ""
+            note = ""
             if datatype and datatype != "xsd:string":
-                suffix = f' <span class="mp-dt">{html.escape(datatype)}</span>'
+                note = datatype
             elif value.language:
-                suffix = f' <span class="mp-dt">@{html.escape(value.language)}</span>'
+                note = "@" + value.language
             if "\n" in text.strip():
                 lines = text.strip("\n").splitlines()
                 shown = "\n".join(line[:_MAX_VALUE] for line in lines[:_MAX_LINES])
                 more = f"\n… {len(lines) - _MAX_LINES} more lines" if len(lines) > _MAX_LINES else ""
-                return f"<pre>{html.escape(shown + more)}</pre>{suffix}"
+                return [shown + more, note]
             if len(text) > _MAX_VALUE:
                 text = text[:_MAX_VALUE] + f"… ({len(str(value))} characters)"
-            return html.escape(text) + suffix
+            return [text, note]
         node_id = self.ids.get(value)
+        if value in self._merged:
+            return [compact(str(value)), "plan variable"]
         if node_id is not None and self.nodes.get(node_id) and self.nodes[node_id].label:
-            return html.escape(self.nodes[node_id].label)
+            return [self.nodes[node_id].label, ""]
         if isinstance(value, BNode):
-            return html.escape(self._inline(value))
-        return html.escape(compact(str(value)))
+            return [self._inline(value), ""]
+        return [compact(str(value)), ""]
 
     def _inline(self, value: BNode) -> str:
         """A blank node that is not drawn (a qualified association) as one line of text."""

@@ -18,8 +18,8 @@ import rdflib
 
 from ..arguments import PAGE_MARKER, write_output
 from .kinds import _KIND, _KIND_ORDER
-from .network import network
-from .view import _View
+from .network import graph_data, network
+from .view import View
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,8 @@ class BrowseSummary:
 
 def write_html(graph: rdflib.Graph, focus: str, path: Path, title: str | None = None) -> BrowseSummary:
     """Write the interactive page for ``graph`` to ``path``; ``focus`` is the plan or run shown."""
-    view = _View(graph, focus)
-    net = network(view)
+    view = View(graph, focus)
+    net = network(graph_data(view))
     page_title = title or f"mlprov: {view.label_of(focus)}"
     page = _page(net, page_title, focus, view)
     path = write_output(Path(path), page.encode("utf-8"))
@@ -72,7 +72,7 @@ _EMPTY_HEADING = re.compile(r"<center>\s*<h1>\s*</h1>\s*</center>", re.I)
 _DATASET = re.compile(r"^(\s*)(nodes|edges) = new vis\.DataSet\((.*)\);\s*$", re.M)
 
 
-def _page(net, title: str, focus: str | None, view: _View) -> str:
+def _page(net, title: str, focus: str | None, view: View) -> str:
     """pyvis's page, made offline and given a header, legend, search box and HTML tooltips."""
     page = net.generate_html()
     page, scripts = _REMOTE_SCRIPT.subn("", page)
@@ -96,7 +96,7 @@ def _page(net, title: str, focus: str | None, view: _View) -> str:
         '<div id="mp-header">'
         f"<h1>{html.escape(title)}</h1>"
         f'<div class="mp-sub">{shown} nodes shown, {folded} folded{focus_text} · '
-        "hover a node for its values · click a dashed box to unfold it · scroll to zoom, drag to move · "
+        "hover a node for its values · click Environment or a series to unfold it · scroll to zoom, drag to move · "
         "dashed lines link the run to its plan</div>"
         '<div class="mp-tools"><input id="mp-search" type="search" placeholder="Search labels, then Enter">'
         '<button id="mp-fit" type="button">Fit</button>'

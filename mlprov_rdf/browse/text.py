@@ -1,15 +1,13 @@
 """Short readable text for RDF terms, and the escaping helpers that tooltips share.
 
-Labels never show a whole IRI; every piece of graph text that reaches the page as HTML is
-escaped by the caller, and these helpers only build on already-escaped text.
+Labels never show a whole IRI. Everything here is plain text: the page's scripts put it
+into the DOM as text nodes, never as markup.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Iterable
-
 from rdflib import Literal
 from rdflib.term import Node as RdfNode
 
@@ -61,17 +59,6 @@ def _value_text(value: RdfNode) -> str:
             return str(value)
         return str(value)
     return compact(str(value))
-
-
-def _table(rows: Iterable[tuple[str, str]]) -> str:
-    """Rows are already escaped HTML."""
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>" if body else ""
-
-
-def _guard(tip: str) -> str:
-    """pyvis switches to a different popup when a title contains 'href'; an entity avoids that."""
-    return tip.replace("href", "&#104;ref")
 
 
 def _clip_lines(text: str) -> str:

@@ -1,0 +1,548 @@
+"""Everything one run's page shows, read from the store: :func:`read_run_record`.
+
+A run's bundle (its named graph) is a few hundred to a few thousand statements, so it is
+read whole, once, and sorted into the record in Python; two more queries read what lies
+outside it: the plan's title and what it was derived from, and the reproductions of (or by)
+the run. Three store requests per run, whatever the size of the store.
+
+Fields a run does not have (a run imported from MLProvCodeGen has no code, a clustering run
+no split and no per-epoch series) are empty, so a page can leave them out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+import pyoxigraph as ox
+
+from . import queries, vocab
+from .errors import UserError
+
+if TYPE_CHECKING:
+    from .store import RemoteStore, Store
+
+log = logging.getLogger(__name__)
+
+_TYPE = vocab.RDF + "type"
+_LABEL = vocab.RDFS + "label"
+
+_PLAN = f"""
+PREFIX prov: <{vocab.PROV}>
+PREFIX dcterms: <{vocab.DCTERMS}>
+SELECT ?plan ?title ?origin ?origin_title
+WHERE {{
+  {{ ?plan dcterms:title ?title }}
+  UNION
+  {{ ?plan prov:wasDerivedFrom ?origin . OPTIONAL {{ ?origin dcterms:title ?origin_title }} }}
+}}
+"""
+
+# One row per check of every reproduction the run takes part in, as the original or the new run.
+_REPRODUCTIONS = f"""
+PREFIX prov: <{vocab.PROV}>
+PREFIX mlprov: <{vocab.MLPROV}>
+SELECT ?run ?activity ?role ?other ?verdict ?tolerance ?started ?check ?name ?check_verdict ?original ?new ?comment
+WHERE {{
+  {{ ?activity mlprov:reproducedRun ?run ; mlprov:reproducingRun ?other . BIND ("reproduced by" AS ?role) }}
+  UNION
+  {{ ?activity mlprov:reproducingRun ?run ; mlprov:reproducedRun ?other . BIND ("reproduces" AS ?role) }}
+  OPTIONAL {{ ?activity mlprov:reproduced ?verdict }}
+  OPTIONAL {{ ?activity mlprov:tolerance ?tolerance }}
+  OPTIONAL {{ ?activity prov:startedAtTime ?started }}
+  OPTIONAL {{ ?activity mlprov:check ?check .
+             OPTIONAL {{ ?check mlprov:checkName ?name }}
+             OPTIONAL {{ ?check mlprov:reproduced ?check_verdict }}
+             OPTIONAL {{ ?check mlprov:originalValue ?original }}
+             OPTIONAL {{ ?check mlprov:newValue ?new }}
+             OPTIONAL {{ ?check <{vocab.RDFS}comment> ?comment }} }}
+}}
+"""
+
+_GRAPH_OF = f"SELECT ?run ?graph WHERE {{ GRAPH ?graph {{ ?run a <{vocab.MLS}Run> }} }} LIMIT 1"
+
+
+class RunNotFound(UserError):
+    """The IRI names no run in the store; the web app answers 404."""
+
+    http_status = 404
+
+
+# -- the record ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agent:
+    iri: str
+    label: str
+    kind: str  # "person", "software", "agent"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A final value: one row of ``mlprov query run-metrics``."""
+
+    measure: str  # the measure's name, e.g. "accuracy"
+    split: str | None
+    for_class: str | None
+    value: Any
+
+    @property
+    def name(self) -> str:
+        """``accuracy (test)``, ``f1 (test) [setosa]``: the name ``mlprov diff`` gives it."""
+        text = self.measure + (f" ({self.split})" if self.split else "")
+        return text + (f" [{self.for_class}]" if self.for_class else "")
+
+
+@dataclass(frozen=True)
+class Series:
+    """A per-epoch metric, in epoch order."""
+
+    measure: str
+    split: str | None
+    epochs: list[int]
+    values: list[float]
+
+    @property
+    def name(self) -> str:
+        return self.measure + (f" ({self.split})" if self.split else "")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A data set, split, model, file or input of the run, with what it derives from."""
+
+    iri: str
+    kind: str  # "data set", "data split", "model", "figure", "file", "input"...
+    label: str
+    sha256: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # sample count, architecture, source ...
+    derived_from: tuple[str, ...] = ()  # IRIs of entities of the run
+    revision_of: tuple[str, ...] = ()
+    location: str | None = None  # a file's prov:atLocation
+
+    @property
+    def path(self) -> Path | None:
+        """The file on this machine that the location names (file: URLs only)."""
+        if not self.location:
+            return None
+        url = urlparse(self.location)
+        if url.scheme != "file" or url.netloc not in ("", "localhost"):
+            return None
+        return Path(url2pathname(unquote(url.path)))
+
+    def readable(self) -> bool:
+        path = self.path
+        return path is not None and path.is_file()
+
+    def content_matches(self) -> bool:
+        """Whether the file is there and still holds what the run recorded (its SHA-256)."""
+        path = self.path
+        if path is None or self.sha256 is None:
+            return False
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest() == self.sha256
+        except OSError:
+            return False
+
+
+@dataclass(frozen=True)
+class Cell:
+    order: int | None
+    iri: str
+    label: str
+    step: str | None
+    kind: str | None  # StepCell, ParametersCell, AddedCell
+    status: str | None
+    duration: float | None
+    drifted: bool  # its code differs from the code generated from the plan's step
+    code: str | None
+    code_truncated: bool  # the code is a preview; the full text is in a file beside the journal
+    error: str | None
+
+    @property
+    def added(self) -> bool:
+        return self.kind == "AddedCell"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    reproduced: bool | None
+    original: Any
+    new: Any
+    comment: str | None
+
+
+@dataclass
+class Verdict:
+    """One ``mlprov reproduce`` this run took part in."""
+
+    activity: str
+    role: str  # "reproduced by" (this run is the original) or "reproduces"
+    other_run: str
+    reproduced: bool | None
+    tolerance: float | None
+    started: str | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if check.reproduced is False]
+
+
+@dataclass
+class Environment:
+    notebook: str | None = None
+    notebook_sha256: str | None = None
+    kernel: str | None = None
+    language: str | None = None
+    os: str | None = None
+    hardware: str | None = None
+    hardware_details: dict[str, Any] = field(default_factory=dict)
+    packages: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any((self.notebook, self.kernel, self.language, self.os, self.hardware, self.packages))
+
+
+@dataclass
+class RunRecord:
+    """One run as its page shows it: who, when, what it used, what it produced, how it went."""
+
+    iri: str
+    bundle: str
+    label: str | None
+    status: str | None
+    stop_reason: str | None
+    legacy: bool
+    import_notes: list[str]
+    plan: str | None
+    plan_title: str | None
+    plan_digest: str | None
+    derived_from: list[tuple[str, str | None]]  # (plan IRI, title) the run's plan was derived from
+    agents: list[Agent]
+    started: str | None
+    ended: str | None
+    duration: float | None
+    seed: int | None
+    environment: Environment
+    settings: dict[str, Any]  # parameter name → value as used, by name
+    results: list[Result]
+    series: list[Series]
+    entities: list[Entity]  # in kind order: data, models, files, inputs
+    cells: list[Cell]
+    verdicts: list[Verdict]
+
+    @property
+    def run_id(self) -> str | None:
+        return self.iri[len(vocab.RUN_BASE):] if self.iri.startswith(vocab.RUN_BASE) else None
+
+    @property
+    def figures(self) -> list[Entity]:
+        return [e for e in self.entities if e.kind == "figure"]
+
+    @property
+    def data(self) -> list[Entity]:
+        return [e for e in self.entities if e.kind in ("data set", "data split")]
+
+    @property
+    def models(self) -> list[Entity]:
+        return [e for e in self.entities if e.kind == "model"]
+
+    @property
+    def files(self) -> list[Entity]:
+        """Files and inputs other than figures (checkpoints, weights, large values)."""
+        return [e for e in self.entities if e.kind not in ("data set", "data split", "model", "figure")]
+
+    def entity(self, iri: str) -> Entity | None:
+        return next((e for e in self.entities if e.iri == iri), None)
+
+    def label_of(self, iri: str) -> str:
+        found = self.entity(iri)
+        return found.label if found else iri
+
+    def scalar_results(self) -> list[Result]:
+        """Results over all classes with a number or text value (the confusion matrix is JSON)."""
+        return [r for r in self.results if r.for_class is None and not isinstance(r.value, (list, dict))]
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def term_value(term: ox.Term) -> Any:
+    """A Python value; date-times stay text (no pandas for one page); JSON is parsed."""
+    if isinstance(term, ox.Literal):
+        datatype = term.datatype.value
+        if datatype in (vocab.XSD + "dateTime", vocab.XSD + "dateTimeStamp"):
+            return term.value
+        if datatype == vocab.RDF + "JSON":
+            try:
+                return json.loads(term.value)
+            except ValueError:
+                return term.value
+    return queries.python_value(term)
+
+
+class _Graph:
+    """The bundle as subject → predicate → values, with the types apart."""
+
+    def __init__(self, ntriples: bytes):
+        self.props: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        self.types: dict[str, set[str]] = defaultdict(set)
+        self.inverse: dict[tuple[str, str], list[str]] = defaultdict(list)  # (predicate, object IRI) → subjects
+        for triple in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES):
+            subject, predicate, obj = triple.subject.value, triple.predicate.value, triple.object
+            if predicate == _TYPE:
+                self.types[subject].add(obj.value)
+                continue
+            self.props[subject][predicate].append(term_value(obj))
+            if isinstance(obj, ox.NamedNode):
+                self.inverse[(predicate, obj.value)].append(subject)
+
+    def one(self, subject: str, predicate: str) -> Any:
+        values = self.props.get(subject, {}).get(predicate)
+        return values[-1] if values else None
+
+    def all(self, subject: str, predicate: str) -> list[Any]:
+        return list(self.props.get(subject, {}).get(predicate, []))
+
+    def has_type(self, subject: str, *types: str) -> bool:
+        return bool(self.types.get(subject, set()) & set(types))
+
+
+def _local(iri: Any) -> str | None:
+    """``mlprov:Completed`` → ``Completed``; other IRIs unchanged."""
+    if isinstance(iri, str) and iri.startswith(vocab.MLPROV):
+        return iri[len(vocab.MLPROV):]
+    return iri
+
+
+def _bundle_of(store: "Store | RemoteStore", run: str) -> str | None:
+    if run.startswith(vocab.RUN_BASE):
+        bundle = vocab.bundle_iri(run[len(vocab.RUN_BASE):])
+        return bundle if store.has_graph(bundle) else None
+    rows = list(store.query(_GRAPH_OF, {"run": ox.NamedNode(run)}))
+    return rows[0]["graph"].value if rows else None
+
+
+def read_run_record(store: "Store | RemoteStore", run: str) -> RunRecord:
+    """The record of ``run`` (an IRI); :class:`RunNotFound` when the store has no such run."""
+    bundle = _bundle_of(store, run)
+    graph = _Graph(store.graph_ntriples(bundle)) if bundle else None
+    if graph is None or not graph.has_type(run, vocab.MLS + "Run"):
+        raise RunNotFound(f"run {run}: not in this store; the runs page (/runs) lists the runs it has")
+    log.debug("run %s: %d subjects in its bundle %s", run, len(graph.props), bundle)
+    plan = graph.one(run, vocab.MLPROV + "plan")
+    title, derived = _plan_facts(store, plan)
+    return RunRecord(
+        iri=run,
+        bundle=bundle,
+        label=graph.one(run, _LABEL),
+        status=_local(graph.one(run, vocab.MLPROV + "status")),
+        stop_reason=graph.one(run, vocab.MLPROV + "stopReason"),
+        legacy=graph.has_type(run, vocab.MLPROV + "LegacyRun"),
+        import_notes=sorted(graph.all(run, vocab.MLPROV + "importNote")),
+        plan=plan,
+        plan_title=title,
+        plan_digest=graph.one(run, vocab.MLPROV + "planDigest"),
+        derived_from=derived,
+        agents=_agents(graph, run),
+        started=graph.one(run, vocab.PROV + "startedAtTime"),
+        ended=graph.one(run, vocab.PROV + "endedAtTime"),
+        duration=graph.one(run, vocab.MLPROV + "duration"),
+        seed=graph.one(run, vocab.MLPROV + "seed"),
+        environment=_environment(graph, run),
+        settings=_settings(graph, run),
+        results=_results(graph, run),
+        series=_series(graph, run),
+        entities=_entities(graph, run),
+        cells=_cells(graph, run),
+        verdicts=_verdicts(store, run),
+    )
+
+
+def _plan_facts(store: "Store | RemoteStore", plan: str | None) -> tuple[str | None, list[tuple[str, str | None]]]:
+    if not plan:
+        return None, []
+    title, derived = None, {}
+    for row in store.query(_PLAN, {"plan": ox.NamedNode(plan)}):
+        if row["title"] is not None:
+            title = row["title"].value
+        if row["origin"] is not None:
+            derived[row["origin"].value] = row["origin_title"].value if row["origin_title"] is not None else None
+    return title, sorted(derived.items())
+
+
+def _agents(graph: _Graph, run: str) -> list[Agent]:
+    agents = []
+    for iri in sorted(set(graph.all(run, vocab.PROV + "wasAssociatedWith"))):
+        if graph.has_type(iri, vocab.REPR + "Kernel"):
+            continue  # the kernel ran the cells; it is shown with the environment
+        kind = ("person" if graph.has_type(iri, vocab.PROV + "Person")
+                else "software" if graph.has_type(iri, vocab.PROV + "SoftwareAgent") else "agent")
+        agents.append(Agent(iri, graph.one(iri, _LABEL) or iri, kind))
+    return sorted(agents, key=lambda a: (a.kind != "person", a.label))
+
+
+def _environment(graph: _Graph, run: str) -> Environment:
+    env = Environment()
+    for notebook in graph.all(run, vocab.PROV + "used"):
+        if graph.has_type(notebook, vocab.REPR + "Notebook"):
+            env.notebook, env.notebook_sha256 = graph.one(notebook, _LABEL), graph.one(notebook, vocab.MLPROV + "sha256")
+    for entity in graph.all(run, vocab.REPR + "hasSetting"):
+        label = graph.one(entity, _LABEL)
+        if graph.has_type(entity, vocab.REPR + "Kernel"):
+            env.kernel = label
+        elif graph.has_type(entity, vocab.REPR + "ProgrammingLanguage"):
+            env.language = label
+        elif graph.has_type(entity, vocab.REPR + "OperatingSystem"):
+            env.os = label
+        elif graph.has_type(entity, vocab.MLPROV + "Hardware"):
+            env.hardware = label
+            for name in ("cpuModel", "cpuCores", "memoryBytes", "gpuModel", "cudaVersion"):
+                value = graph.one(entity, vocab.MLPROV + name)
+                if value is not None:
+                    env.hardware_details[name] = value
+        elif graph.has_type(entity, vocab.REPR + "Package"):
+            name = graph.one(entity, vocab.MLPROV + "packageName") or label or entity
+            env.packages.append((str(name), graph.one(entity, vocab.MLPROV + "version")))
+    env.packages.sort(key=lambda p: p[0].lower())
+    return env
+
+
+def _settings(graph: _Graph, run: str) -> dict[str, Any]:
+    settings = {}
+    for setting in graph.all(run, vocab.MLS + "hasInput"):
+        name = graph.one(setting, vocab.MLPROV + "parameterName")
+        if name is not None and graph.has_type(setting, vocab.MLS + "HyperParameterSetting"):
+            settings[str(name)] = graph.one(setting, vocab.MLS + "hasValue")
+    return dict(sorted(settings.items()))
+
+
+def _evaluations(graph: _Graph, run: str) -> list[str]:
+    return [e for e in graph.all(run, vocab.MLS + "hasOutput") if graph.has_type(e, vocab.MLS + "ModelEvaluation")]
+
+
+def _measure(graph: _Graph, evaluation: str) -> str | None:
+    return _local(graph.one(evaluation, vocab.MLS + "specifiedBy"))
+
+
+def _results(graph: _Graph, run: str) -> list[Result]:
+    results = []
+    for evaluation in _evaluations(graph, run):
+        value = graph.one(evaluation, vocab.MLS + "hasValue")
+        measure = _measure(graph, evaluation)
+        if measure is None or value is None or graph.one(evaluation, vocab.MLPROV + "epoch") is not None:
+            continue
+        results.append(Result(measure, graph.one(evaluation, vocab.MLPROV + "splitName"),
+                              graph.one(evaluation, vocab.MLPROV + "forClass"), value))
+    return sorted(results, key=lambda r: (r.for_class is not None, r.measure, r.split or "", str(r.for_class or "")))
+
+
+def _series(graph: _Graph, run: str) -> list[Series]:
+    points: dict[tuple[str, str | None], list[tuple[int, float]]] = defaultdict(list)
+    for evaluation in _evaluations(graph, run):
+        epoch, value = graph.one(evaluation, vocab.MLPROV + "epoch"), graph.one(evaluation, vocab.MLS + "hasValue")
+        measure = _measure(graph, evaluation)
+        if epoch is None or measure is None or not isinstance(value, (int, float)):
+            continue
+        points[(measure, graph.one(evaluation, vocab.MLPROV + "splitName"))].append((int(epoch), float(value)))
+    series = []
+    for (measure, split), pairs in sorted(points.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        pairs.sort()
+        series.append(Series(measure, split, [e for e, _ in pairs], [v for _, v in pairs]))
+    return series
+
+
+_DETAILS = {"sampleCount": "samples", "featureCount": "features", "classCount": "classes",
+            "parameterCount": "parameters", "architecture": "architecture", "byteSize": "bytes"}
+
+
+def _kind(graph: _Graph, entity: str) -> str | None:
+    if graph.has_type(entity, vocab.MLPROV + "DataSplit"):
+        return "data split"
+    if graph.has_type(entity, vocab.MLS + "Dataset"):
+        return "data set"
+    if graph.has_type(entity, vocab.MLS + "Model"):
+        return "model"
+    if graph.has_type(entity, vocab.MLPROV + "Artifact"):
+        kind = graph.one(entity, vocab.MLPROV + "artifactKind")
+        return str(kind) if kind else "file"
+    return None
+
+
+_KIND_ORDER = {"data set": 0, "data split": 1, "model": 2, "figure": 3}
+
+
+def _entities(graph: _Graph, run: str) -> list[Entity]:
+    """Data, models and files the run's cells generated or read (found from its cells)."""
+    cells = graph.inverse[(vocab.DCTERMS + "isPartOf", run)]
+    found = set(graph.all(run, vocab.MLS + "hasOutput"))
+    for cell in cells:
+        found.update(graph.inverse[(vocab.PROV + "wasGeneratedBy", cell)])
+        found.update(graph.all(cell, vocab.PROV + "used"))
+    entities = []
+    for iri in found:
+        kind = _kind(graph, iri)
+        if kind is None:
+            continue
+        details = {shown: graph.one(iri, vocab.MLPROV + name) for name, shown in _DETAILS.items()}
+        details["split"] = graph.one(iri, vocab.MLPROV + "splitName")
+        details["source"] = graph.one(iri, vocab.DCTERMS + "source")
+        entities.append(Entity(
+            iri=iri,
+            kind=kind,
+            label=str(graph.one(iri, _LABEL) or iri),
+            sha256=graph.one(iri, vocab.MLPROV + "sha256"),
+            details={k: v for k, v in details.items() if v is not None},
+            derived_from=tuple(sorted(graph.all(iri, vocab.PROV + "wasDerivedFrom"))),
+            revision_of=tuple(sorted(graph.all(iri, vocab.PROV + "wasRevisionOf"))),
+            location=graph.one(iri, vocab.PROV + "atLocation"),
+        ))
+    return sorted(entities, key=lambda e: (_KIND_ORDER.get(e.kind, 9), e.iri))
+
+
+def _cells(graph: _Graph, run: str) -> list[Cell]:
+    cells = []
+    for iri in graph.inverse[(vocab.DCTERMS + "isPartOf", run)]:
+        if not graph.has_type(iri, vocab.REPR + "CellExecution"):
+            continue
+        order = graph.one(iri, vocab.MLPROV + "executionOrder")
+        cells.append(Cell(
+            order=order,
+            iri=iri,
+            label=str(graph.one(iri, _LABEL) or iri),
+            step=graph.one(iri, vocab.PPLAN + "correspondsToStep"),
+            kind=_local(graph.one(iri, vocab.MLPROV + "cellKind")),
+            status=_local(graph.one(iri, vocab.MLPROV + "status")),
+            duration=graph.one(iri, vocab.MLPROV + "duration"),
+            drifted=graph.one(iri, vocab.MLPROV + "codeDrifted") is True,
+            code=graph.one(iri, vocab.MLPROV + "sourceCode"),
+            code_truncated=graph.one(iri, vocab.MLPROV + "valueFile") is not None,
+            error=graph.one(iri, vocab.MLPROV + "error"),
+        ))
+    return sorted(cells, key=lambda c: (c.order is None, c.order or 0, c.iri))
+
+
+def _verdicts(store: "Store | RemoteStore", run: str) -> list[Verdict]:
+    verdicts: dict[str, Verdict] = {}
+    for row in store.query(_REPRODUCTIONS, {"run": ox.NamedNode(run)}):
+        get = {name: (term_value(row[name]) if row[name] is not None else None)
+               for name in ("activity", "role", "other", "verdict", "tolerance", "started", "check", "name",
+                            "check_verdict", "original", "new", "comment")}
+        verdict = verdicts.setdefault(get["activity"], Verdict(
+            get["activity"], get["role"], get["other"], get["verdict"], get["tolerance"], get["started"]))
+        if get["check"] is not None:
+            verdict.checks.append(Check(str(get["name"] or get["check"]), get["check_verdict"],
+                                        get["original"], get["new"], get["comment"]))
+    for verdict in verdicts.values():
+        verdict.checks.sort(key=lambda c: (c.reproduced is not False, c.name))
+    return sorted(verdicts.values(), key=lambda v: (v.started or "", v.activity))

@@ -1,0 +1,132 @@
+"""What every page shares: the store it reads, the templates, links to other pages.
+
+The embedded store is opened read-only for each request and closed when the request has
+read it, so a running notebook's ingest (which needs the store to itself) waits at most for
+one page, never for the app. Reads a page needs run with the app's time limit through
+:func:`mlprov_rdf.queries.run_stoppable`; small lookups of one run or plan read directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import quote, urlencode
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..errors import QueryTimeout, StoreBusy, StoreUnreachable, UserError
+from ..stoppable_query import DEFAULT_TIMEOUT_S
+from ..store import RemoteStore, Store, StoreLocation, open_store
+from ..vocab import RUN_BASE
+
+log = logging.getLogger(__name__)
+
+_HERE = Path(__file__).parent
+
+#: Seconds a page waits for a store that a writer holds before it says the store is busy.
+STORE_WAIT_S = 10.0
+
+#: How long a remote store's answers are taken as current (an embedded store's files tell).
+REMOTE_FRESH_S = 5.0
+
+
+@dataclass
+class WebContext:
+    """The app's one store and its settings; pages reach it as ``request.app.state.web``."""
+
+    location: StoreLocation
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    templates: jinja2.Environment = field(init=False)
+    _cache: dict[str, tuple[object, Any]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
+            autoescape=True,  # every value from the store is untrusted text
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.templates.globals.update(run_url=run_url, plan_url=plan_url, graph_url=graph_url, url=page_url)
+
+    @contextmanager
+    def reader(self) -> Iterator[Store | RemoteStore]:
+        """The store opened read-only for one request (a UserError when it is missing or damaged)."""
+        with open_store(self.location, create=False, read_only=True, wait_s=STORE_WAIT_S) as store:
+            yield store
+
+    def version(self) -> object:
+        """Changes whenever the store's content may have: the database files' names, sizes
+        and times for the embedded store (a stat per file, no open), a 5-second clock for a server."""
+        if self.location.is_remote:
+            return int(time.monotonic() // REMOTE_FRESH_S)
+        db = self.location.database
+        try:
+            return tuple(sorted((p.name, s.st_size, s.st_mtime_ns) for p in db.iterdir() for s in [p.stat()]))
+        except OSError:
+            return None
+
+    def cached(self, key: str, build: Callable[[], Any], refresh: Callable[[Any], Any] | None = None) -> Any:
+        """``build()``'s value, kept until the store changes (see :meth:`version`); then
+        ``refresh(old)`` brings the old value up to date where it can, else it is built anew."""
+        version = self.version()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version and version is not None:
+            return hit[1]
+        value = refresh(hit[1]) if hit is not None and refresh is not None else build()
+        self._cache[key] = (version, value)
+        return value
+
+    def render(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        """The template rendered with ``values``, the request and the store's name."""
+        page = self.templates.get_template(template)
+        text = page.render(request=request, store=self.location.display, **values)
+        return HTMLResponse(text, status_code=status_code)
+
+
+def http_status(error: UserError) -> int:
+    """The HTTP status of a UserError: its own ``http_status`` (404 for a missing run or
+    plan), 504 for a query stopped at its limit, 503 for a busy or unreachable store, else 400."""
+    given = getattr(error, "http_status", None)
+    if given:
+        return given
+    if isinstance(error, QueryTimeout):
+        return 504
+    if isinstance(error, (StoreBusy, StoreUnreachable)):
+        return 503
+    return 400
+
+
+def web_context(request: Request) -> WebContext:
+    return request.app.state.web
+
+
+# -- links: one place says where each thing's page is ---------------------------------------
+
+
+def page_url(path: str, **params: Any) -> str:
+    """``path`` with its query string; a list value repeats the parameter, None leaves it out."""
+    pairs = [(k, v) for k, vs in params.items() if vs is not None for v in (vs if isinstance(vs, (list, tuple)) else [vs])]
+    return path + ("?" + urlencode(pairs) if pairs else "")
+
+
+def run_url(run: str) -> str:
+    """The run's page: ``/run/ID`` for mlprov's run IRIs, else by IRI."""
+    if run.startswith(RUN_BASE):
+        return "/run/" + quote(run[len(RUN_BASE):], safe="")
+    return page_url("/run", iri=run)
+
+
+def plan_url(plan: str) -> str:
+    return page_url("/plan", iri=plan)
+
+
+def graph_url(iri: str, focus: str | None = None) -> str:
+    """The graph explorer on ``iri`` (a plan or run), optionally centred on one node of it."""
+    return page_url("/graph", iri=iri, node=focus)
