@@ -62,6 +62,18 @@ def build_store(workdir: Path, n: int, workers: int) -> tuple[list[str], list[st
     return runs, [p["iri"] for p in plans], {"make_runs_s": round(make_s, 1), "ingest_s": round(ingest_s, 1)}
 
 
+def add_runs(workdir: Path, k: int) -> float:
+    """K more runs made and ingested while the server runs (the store grows by K each call):
+    the runs page then brings its table up to date; seconds the ingest took."""
+    plans = store_bench._plans(workdir)
+    folder = Path(tempfile.mkdtemp(prefix="added-", dir=workdir))
+    journals, _ = store_bench.make_runs(k, folder, plans, 1)
+    started = time.perf_counter()
+    with open_store(StoreLocation(workdir / "mlprov-store")) as store:
+        ingest.ingest_journals(store, journals)
+    return time.perf_counter() - started
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -158,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="use the runs and store an earlier call left in --workdir")
     parser.add_argument("--reps", type=int, default=30, help="warm requests per page [30]")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results")
+    parser.add_argument("--added", type=int, default=10,
+                        help="runs ingested while the server runs, then the runs page measured again [10]; 0: none")
     parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
 
@@ -183,8 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     server = start_server(workdir / "mlprov-store", port)
     try:
-        report["pages"] = {name: measure(port, path, args.reps)
-                           for name, path in pages(runs, random.Random(42)).items()}
+        paths = pages(runs, random.Random(42))
+        report["pages"] = {name: measure(port, path, args.reps) for name, path in paths.items()}
+        if args.added:
+            report["added"] = {"runs": args.added, "ingest_s": round(add_runs(workdir, args.added), 2)}
+            report["pages"][f"runs after {args.added} more"] = measure(port, paths["runs (default)"], args.reps)
     finally:
         server.terminate()
         server.wait(timeout=10)
