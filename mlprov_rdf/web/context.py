@@ -20,6 +20,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..arguments import checked_iri
 from ..errors import QueryTimeout, StoreBusy, StoreUnreachable, UserError
 from ..stoppable_query import DEFAULT_TIMEOUT_S
 from ..store import RemoteStore, Store, StoreLocation, open_store
@@ -83,6 +84,14 @@ class WebContext:
         self._cache[key] = (version, value)
         return value
 
+    def cached_read(self, key: str, read: Callable[..., Any], *args: Any) -> Any:
+        """``read(store, *args)`` with the store open for it, kept until the store changes."""
+        def build() -> Any:
+            with self.reader() as store:
+                return read(store, *args)
+
+        return self.cached(key, build)
+
     def render(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         """The template rendered with ``values``, the request and the store's name."""
         page = self.templates.get_template(template)
@@ -101,6 +110,14 @@ def http_status(error: UserError) -> int:
     if isinstance(error, (StoreBusy, StoreUnreachable)):
         return 503
     return 400
+
+
+def plan_parameter(request: Request, name: str) -> str:
+    """The plan IRI a page's ``name`` parameter gives, or one line saying how to give one."""
+    given = request.query_params.get(name, "")
+    if not given.strip():
+        raise UserError(f"give the plan as {request.url.path}?{name}=PLAN_IRI; the plans page (/plans) lists the stored plans")
+    return checked_iri(given, argument=name, listing="the plans page lists the stored plans")
 
 
 def web_context(request: Request) -> WebContext:

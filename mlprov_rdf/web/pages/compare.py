@@ -16,12 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...arguments import checked_iri, checked_run_iri
+from ...arguments import checked_run_iri
 from ...diff import RunDiff, diff_runs
 from ...errors import UserError
 from ...plan_results import PlanFamily, Point, read_family_points, read_plan_family
 from ...run_record import RunRecord, read_run_record
-from ..context import run_url, web_context
+from ..context import plan_parameter, run_url, web_context
 from .run import curve_charts, shown
 
 
@@ -129,23 +129,11 @@ def result_chart(x: str, y: str, points: list[Point]) -> dict[str, Any]:
 
 def chart_page(request: Request) -> Response:
     web = web_context(request)
-    given = request.query_params.get("plan", "")
-    if not given.strip():
-        raise UserError("give the plan as /compare/chart?plan=PLAN_IRI; the plans page (/plans) lists them")
-    plan = checked_iri(given, argument="plan", listing="the plans page lists the stored plans")
-
-    def read_family() -> PlanFamily:
-        with web.reader() as store:
-            return read_plan_family(store, plan)
-
-    family = web.cached("compare:family:" + plan, read_family)
+    plan = plan_parameter(request, "plan")
+    family: PlanFamily = web.cached_read("compare:family:" + plan, read_plan_family, plan)
     x, y = default_axes(family, request.query_params.get("x"), request.query_params.get("y"))
 
-    def read_points() -> list[Point]:
-        with web.reader() as store:
-            return read_family_points(store, family, x, y)
-
-    points = web.cached(f"compare:points:{plan}|{x}|{y}", read_points) if x and y else []
+    points: list[Point] = web.cached_read(f"compare:points:{plan}|{x}|{y}", read_family_points, family, x, y) if x and y else []
     return web.render(
         request, "compare.html.j2",
         view="chart",

@@ -26,12 +26,7 @@ def _view(web: WebContext, request: Request) -> View:
     iri = request.query_params.get("iri", "").strip()
     if not iri:
         raise UserError("give the plan or run as /graph?iri=IRI; the runs page (/runs) and the plans page (/plans) list them")
-
-    def read() -> View:
-        with web.reader() as store:
-            return load_view(store, iri)
-
-    return web.cached("graph:view:" + iri, read)
+    return web.cached_read("graph:view:" + iri, load_view, iri)
 
 
 def graph_page(request: Request) -> Response:

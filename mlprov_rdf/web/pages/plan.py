@@ -11,10 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...arguments import checked_iri
-from ...errors import UserError
 from ...plan_record import PlanRecord, list_plans, read_plan
-from ..context import graph_url, page_url, web_context
+from ..context import graph_url, page_url, plan_parameter, web_context
 
 #: vis-network's options for the step graph: its hierarchical layout places the DAG left to right.
 GRAPH_OPTIONS: dict[str, Any] = {
@@ -37,16 +35,8 @@ def plans_page(request: Request) -> Response:
 
 def plan_page(request: Request) -> Response:
     web = web_context(request)
-    given = request.query_params.get("iri", "")
-    if not given.strip():
-        raise UserError("give the plan as /plan?iri=PLAN_IRI; the plans page (/plans) lists the stored plans")
-    iri = checked_iri(given, argument="iri", listing="the plans page lists the stored plans")
-
-    def read() -> PlanRecord:
-        with web.reader() as store:
-            return read_plan(store, iri)
-
-    record = web.cached("plan_record:plan:" + iri, read)
+    iri = plan_parameter(request, "iri")
+    record: PlanRecord = web.cached_read("plan_record:plan:" + iri, read_plan, iri)
     return web.render(
         request,
         "plan.html.j2",

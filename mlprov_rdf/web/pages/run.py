@@ -55,12 +55,7 @@ def image_type(entity: Entity) -> str | None:
 
 def record_of(web: WebContext, run: str) -> RunRecord:
     """The run's record, kept until the store changes."""
-
-    def read() -> RunRecord:
-        with web.reader() as store:
-            return read_run_record(store, run)
-
-    return web.cached("run_record:" + run, read)
+    return web.cached_read("run_record:" + run, read_run_record, run)
 
 
 def curve_charts(records: Iterable[RunRecord], names: dict[str, str] | None = None) -> list[dict[str, Any]]:
