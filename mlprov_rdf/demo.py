@@ -53,5 +53,6 @@ def run_demo(directory: Path, echo: Callable[[str], None] = print) -> bool:
     echo(f"graph:       {graph_html}")
     echo(f"store:       {location.home}")
     echo(f"try:         mlprov runs --store {location.home}")
+    echo(f"             mlprov serve --store {location.home}   (then open http://127.0.0.1:8765/)")
     echo(f"done in {time.perf_counter() - started:.0f} s")
     return outcome.ok and identical
