@@ -50,8 +50,9 @@ RECORD_FIELDS: dict[str, tuple[str, str]] = {
     "ended": ("http://www.w3.org/ns/prov#endedAtTime", "time"),
     "duration": (vocab.MLPROV + "duration", "number"),
     "plan": (vocab.MLPROV + "plan", "text"),
+    "sweep": (vocab.MLPROV + "partOfSweep", "text"),  # the `mlprov sweep` that ran it, if one did
 }
-#: Record fields shown when the URL chooses no columns (``plan`` and ``ended`` are one click away).
+#: Record fields shown when the URL chooses no columns (``plan``, ``ended`` and ``sweep`` are one click away).
 DEFAULT_RECORD_FIELDS = ("title", "status", "started", "duration")
 #: A text column with at most this many distinct values is filtered by choosing among them.
 FEW_CHOICES = 12

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from mlprov_rdf import queries
+from mlprov_rdf.runs_table import load_runs_table
 from mlprov_rdf.store import StoreLocation, open_store
 from mlprov_rdf.sweep import record
 from mlprov_rdf.sweep.executor import DaskExecutor, LocalExecutor
@@ -102,6 +103,13 @@ def test_a_2x2_grid_on_two_workers_gives_four_completed_runs_in_one_sweep_querie
                              str(location.home), "--format", "json"], capture_output=True, text=True, env=_env())
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["results"]["bindings"]) == 4
+
+    # the serve runs page has the sweep as a column: a filter on it selects the sweep's runs
+    table = load_runs_table(location, timeout_s=60)
+    assert set(table.frame["sweep"]) == {outcome.sweep}
+    assert table.columns["sweep"].choices == (outcome.sweep,)
+    view = table.view({"f.sweep": [outcome.sweep]})
+    assert sorted(table.select(view).page["run"]) == sorted(r["run"] for r in runs)
 
 
 def _kernel_of_worker(root: psutil.Process) -> psutil.Process | None:
