@@ -31,6 +31,7 @@ from mlprov_rdf.plan import load
 from mlprov_rdf.store import RemoteStore, Store, StoreLocation, bind_values, open_store
 from mlprov_rdf.workflow import ingest_paths, run
 from tests.conftest import make_plan
+from tests.processes import stop
 
 PLAN_IRI = "https://example.org/plans/iris"
 VIRTUOSO = shutil.which("virtuoso-t")
@@ -94,12 +95,7 @@ def oxigraph_server(tmp_path_factory):
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 
@@ -173,12 +169,7 @@ def virtuoso_server(tmp_path_factory):
         isql(sql_port, 'grant SPARQL_UPDATE to "SPARQL";')
         yield url, sql_port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 30)
         log.close()
 
 

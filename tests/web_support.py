@@ -27,6 +27,7 @@ from mlprov_rdf.scaffold import write_plan
 from mlprov_rdf.store import StoreLocation
 from mlprov_rdf.tasks import all_tasks
 from mlprov_rdf.workflow import run
+from tests.processes import stop
 
 #: Text a hostile plan author writes into titles and labels; no page may run or render it as markup.
 HOSTILE_TITLE = 'Iris <script>document.title="pwned"</script> plan'
@@ -120,12 +121,7 @@ def live_server(location: StoreLocation, *extra: str, timeout_s: float = 30.0) -
                 time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="session")
