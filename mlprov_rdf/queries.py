@@ -78,7 +78,7 @@ import pyoxigraph as ox
 from . import stoppable_query, vocab
 from .errors import UserError
 from .resources import queries_dir
-from .store import _tokens as sparql_tokens
+from .store import query_keywords as query_form
 from .store import is_database_error
 from .stoppable_query import DEFAULT_TIMEOUT_S
 
@@ -368,39 +368,10 @@ def resolve(spec: str) -> CannedQuery:
     )
 
 
-@lru_cache(maxsize=256)
-def _keywords(text: str) -> tuple[str | None, bool]:
-    """The query's form (its first keyword after the prologue) and whether it has a
-    ``SERVICE`` clause, read from its tokens: comments, strings and IRIs are skipped.
-
-    SPARQL has no bare words but keywords (a prefixed name holds a colon), so a word
-    token ``SERVICE`` is the keyword wherever it is, in a subquery too.
-    """
-    form: str | None = None
-    service = False
-    after: str | None = None
-    for kind, _position, word in sparql_tokens(text):
-        if kind != "word":
-            after = None
-            continue
-        if form is None and word not in ("PREFIX", "BASE") and after != "PREFIX":
-            form = word
-        service = service or word == "SERVICE"
-        after = word
-    return form, service
-
-
-def query_form(text: str) -> tuple[str | None, bool]:
-    """The query's first keyword after the prologue (SELECT, ASK, ... or an update's INSERT,
-    DROP ...) and whether it has a SERVICE clause, for callers that refuse in words of their own.
-    A SyntaxError when the text cannot be read as tokens (an unclosed string)."""
-    return _keywords(text)
-
-
 def _is_update_text(spec: str) -> bool:
     """Whether the text reads as a SPARQL update (more than one word, the first an update keyword)."""
     try:
-        return len(spec.split()) > 1 and _keywords(spec)[0] in UPDATE_KEYWORDS
+        return len(spec.split()) > 1 and query_form(spec)[0] in UPDATE_KEYWORDS
     except SyntaxError:
         return False
 
@@ -408,7 +379,7 @@ def _is_update_text(spec: str) -> bool:
 def check_read_only(query: CannedQuery, *, allow_service: bool = False) -> None:
     """Refuse an update, and a SERVICE clause unless ``allow_service``: one line each."""
     try:
-        form, service = _keywords(query.text)
+        form, service = query_form(query.text)
     except SyntaxError as error:
         raise UserError(f"query {query.label}: SPARQL syntax error: {error}") from None
     if form in UPDATE_KEYWORDS:

@@ -31,6 +31,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
@@ -396,7 +397,7 @@ class RemoteStore:
         accept = "application/sparql-results+json, application/n-triples;q=0.9, text/turtle;q=0.8"
         if self.dialect is not None:
             body, content_type = self.dialect.form("query", text)
-            accept = self.dialect.accept(_query_form(text) in ("CONSTRUCT", "DESCRIBE"))
+            accept = self.dialect.accept(query_keywords(text)[0] in ("CONSTRUCT", "DESCRIBE"))
         status, ctype, data = self._request("POST", self.endpoints.query, body, {**content_type, "Accept": accept})
         if status == 400:
             message = " ".join(data.decode("utf-8", "replace").split())[:500]
@@ -569,9 +570,28 @@ def _tokens(text: str) -> Iterator[tuple[str, int, str]]:
             i += 1
 
 
-def _query_form(text: str) -> str | None:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE: the query's first form keyword."""
-    return next((value for kind, _pos, value in _tokens(text) if kind == "word" and value in _QUERY_FORMS), None)
+@lru_cache(maxsize=256)
+def query_keywords(text: str) -> tuple[str | None, bool]:
+    """The query's form (its first keyword after the prologue: SELECT, ASK, ... or an
+    update's INSERT, DROP ...) and whether it has a ``SERVICE`` clause, read from its
+    tokens: comments, strings and IRIs are skipped. A SyntaxError for text that cannot be
+    read as tokens (an unclosed string).
+
+    SPARQL has no bare words but keywords (a prefixed name holds a colon), so a word
+    token ``SERVICE`` is the keyword wherever it is, in a subquery too.
+    """
+    form: str | None = None
+    service = False
+    after: str | None = None
+    for kind, _position, word in _tokens(text):
+        if kind != "word":
+            after = None
+            continue
+        if form is None and word not in ("PREFIX", "BASE") and after != "PREFIX":
+            form = word
+        service = service or word == "SERVICE"
+        after = word
+    return form, service
 
 
 def _groups(text: str) -> list[tuple[int, set[str] | None]]:
