@@ -30,6 +30,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from . import vocab
 from .arguments import write_output
 from .errors import UserError
+from .interrupts import signals_to
 
 log = logging.getLogger(__name__)
 #: nbclient logs timeouts and dead kernels as errors; execution reports them itself, once.
@@ -127,22 +128,6 @@ class _Stopper:
             self._kill_timer.cancel()
 
 
-@contextmanager
-def _signals_stop(stopper: _Stopper) -> Iterator[None]:
-    """SIGINT and SIGTERM stop the run (in the main thread, where handlers can be set)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    for signum in saved:
-        signal.signal(signum, lambda signum, _frame: stopper.request(signal.Signals(signum).name))
-    try:
-        yield
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-
-
 def execute_notebook(
     source: Path,
     output: Path,
@@ -173,7 +158,7 @@ def execute_notebook(
     stopper = _Stopper(client, timeout_s)
     error, died = None, None
     client.reset_execution_trackers()
-    with _environment(env), _signals_stop(stopper):
+    with _environment(env), signals_to(stopper.request):
         try:
             with client.setup_kernel():
                 info = client.wait_for_reply(client.kc.kernel_info())

@@ -4,7 +4,8 @@ The client alone writes the store, opening it for each run as ``mlprov run`` doe
 while a kernel runs), and rewrites the sweep's graph after each run: a worker killed
 mid-sweep loses only its running task, which Dask runs again elsewhere; a finished run is
 stored the moment it comes back. Ctrl-C (or SIGTERM) stops the sweep: what finished is
-kept and the sweep is recorded ``Interrupted``; ``--resume`` then runs only the points with
+kept (a signal that comes while a run is being stored waits for the store to be closed)
+and the sweep is recorded ``Interrupted``; ``--resume`` then runs only the points with
 no Completed run.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import ingest, vocab
+from .. import ingest, interrupts, vocab
 from ..arguments import write_output
 from ..errors import UserError
 from ..plan import load
@@ -148,8 +149,9 @@ def _run(rec: record.SweepRecord, prepared: list[PreparedPoint], location: Store
         record.write(store, rec)
     try:
         for job, result in executor.outcomes(jobs):
-            point = _arrived(rec, by_key[job.key], result, location)
-            outcome.outcomes.append(point)
+            with interrupts.deferred():  # a Ctrl-C now would cut a store write short: it stops the sweep after it
+                point = _arrived(rec, by_key[job.key], result, location)
+                outcome.outcomes.append(point)
             if on_point is not None:
                 on_point(point, len(outcome.outcomes), len(jobs))
             if isinstance(result, TaskResult) and result.stop == "SIGINT":
@@ -162,7 +164,7 @@ def _run(rec: record.SweepRecord, prepared: list[PreparedPoint], location: Store
         log.warning("sweep %s interrupted after %d of %d points", rec.iri, len(outcome.outcomes), len(jobs))
     finally:
         rec.status, rec.ended = outcome.status, record.now()
-        with open_store(location) as store:
+        with interrupts.deferred(), open_store(location) as store:
             record.write(store, rec)
     return outcome
 
