@@ -12,7 +12,9 @@
 2. Ingests them into a fresh embedded store with ``ingest.ingest_journals`` (batches,
    each run whole or not at all) and, from a dump of that store, bulk-loads the same quads into
    a fresh pyoxigraph store (``Store.bulk_load``): triples per second for both, and the
-   size on disk.
+   size on disk: ``store_bytes`` is the store and the journal folder ingest leaves (compressed
+   journals, markers), ``bytes_per_run`` that over N, ``ingest_peak_rss_bytes`` the peak
+   resident size during ingest (Linux: VmHWM, reset before it).
 3. Times every canned query in ``queries/`` (p50, p95) through mlprov
    (``queries.run``) and on the raw ``pyoxigraph.Store`` (the text mlprov prepared and
    the same substitutions), on the same open store, after an untimed execution that
@@ -20,6 +22,11 @@
    the first ``--rdflib-runs`` runs only, each query under ``--rdflib-timeout`` seconds.
    A query that takes a ``run``/``other`` parameter has scope ``run``, else ``all``; a
    query whose ``run`` is optional is timed both ways (``NAME`` and ``NAME (all runs)``).
+   Before them, one run's questions through the Python API that ``serve`` and ``diff`` call
+   (settings, results, cells, artifacts, environment: the canned query found by name, bound,
+   run and collected; the whole run: ``run_record.read_run_record``) against raw pyoxigraph
+   running the same SPARQL, under the 2 ms target (``run_api`` in the JSON;
+   ``--run-api-only`` times only these).
 
 Writes the JSON to ``--json`` and a table to stdout. Needs a few GB of disk at N=10,000.
 """
@@ -47,7 +54,7 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlprov_rdf import capture, ingest, queries, vocab  # noqa: E402
+from mlprov_rdf import capture, ingest, queries, run_record, vocab  # noqa: E402
 from mlprov_rdf.generate import build_notebook  # noqa: E402
 from mlprov_rdf.plan import load  # noqa: E402
 from mlprov_rdf.scaffold import write_plan  # noqa: E402
@@ -56,7 +63,10 @@ from mlprov_rdf.tasks import all_tasks  # noqa: E402
 
 TASK = "multiclass-classification"
 PLANS = ("iris-mlp", "iris-tuning", "spirals-mlp", "tabular-baselines")
-TARGETS = {"run_p50_ms": 20.0, "all_p50_ms": 150.0, "overhead_ratio": 1.3, "ingest_ratio": 0.8}
+TARGETS = {"run_p50_ms": 20.0, "all_p50_ms": 150.0, "overhead_ratio": 1.3, "ingest_ratio": 0.8, "run_api_p50_ms": 2.0}
+#: One run's questions through the Python API: the canned query, or None for the whole run (its page).
+RUN_API = {"settings": "run-params", "results": "run-metrics", "cells": "run-cells", "artifacts": "run-artifacts",
+           "environment": "environment", "whole run": None}
 
 # -- making runs -------------------------------------------------------------------------
 
@@ -291,6 +301,27 @@ def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def _reset_peak_rss() -> None:
+    """Linux: the process's peak resident size (VmHWM) set back to its current size."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # elsewhere the peak is that of the whole process so far
+
+
+def _peak_rss_bytes() -> int:
+    """The process's peak resident size since :func:`_reset_peak_rss` (Linux), else since it started."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 class _Timeout(Exception):
     pass
 
@@ -434,6 +465,63 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
     return results
 
 
+def _plan_of(inner: ox.Store, run: str) -> ox.NamedNode:
+    """The run's plan (read before the timing: the record finds it in the bundle it reads anyway)."""
+    rows = inner.query(f"SELECT ?plan WHERE {{ {ox.NamedNode(run)} <{vocab.MLPROV}plan> ?plan }}", use_default_graph_as_union=True)
+    return next(iter(rows))["plan"]
+
+
+def _raw_run_record(inner: ox.Store, run: str, plan: ox.NamedNode) -> int:
+    """What ``run_record.read_run_record`` asks the store, on the raw store: the bundle as
+    N-Triples parsed into triples, the plan's facts, the reproductions."""
+    bundle = ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))
+    triples = list(ox.parse(inner.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=bundle), format=ox.RdfFormat.N_TRIPLES))
+    return len(triples) + _raw(inner, run_record.PLAN_FACTS, {"plan": plan}) + _raw(inner, run_record.REPRODUCTIONS, {"run": ox.NamedNode(run)})
+
+
+def bench_run_api(store, run_iris: list[str], reps: int, seed: int = 11) -> dict:
+    """One run's questions through the Python API that ``serve`` and ``diff`` call (the query
+    found by name, bound, run and collected; the whole record for the run page) against raw
+    pyoxigraph running the same SPARQL; the same run for both in a repetition, after an
+    untimed call that reads its data into the page cache, in alternating order."""
+    rng = random.Random(seed)
+    picked = [rng.choice(run_iris) for _ in range(reps)]
+    out = {}
+    for question, name in RUN_API.items():
+        mine, raw = [], []
+        for i, run in enumerate(picked):
+            if name is None:
+                plan = _plan_of(store.inner, run)
+                ours = lambda: run_record.read_run_record(store, run)  # noqa: E731
+                theirs = lambda: _raw_run_record(store.inner, run, plan)  # noqa: E731
+            else:
+                text, subs = queries.prepare(queries.resolve(name), {"run": run})
+                ours = lambda: queries.run(store, queries.resolve(name), {"run": run})  # noqa: E731
+                theirs = lambda: _raw(store.inner, text, subs)  # noqa: E731
+            theirs()
+            for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+                started = time.perf_counter()
+                (ours if which == 0 else theirs)()
+                (mine if which == 0 else raw).append(time.perf_counter() - started)
+        entry = {"query": name or "run_record.read_run_record", "mlprov": _stats(mine), "pyoxigraph": _stats(raw)}
+        entry["mlprov_over_pyoxigraph"] = round(entry["mlprov"]["p50_ms"] / entry["pyoxigraph"]["p50_ms"], 3)
+        entry["meets_latency_target"] = entry["mlprov"]["p50_ms"] <= TARGETS["run_api_p50_ms"]
+        out[question] = entry
+        print(f"  {question:12s} mlprov p50 {entry['mlprov']['p50_ms']:7.3f} ms   pyoxigraph p50 "
+              f"{entry['pyoxigraph']['p50_ms']:7.3f} ms  ({reps} reps)", flush=True)
+    return out
+
+
+def run_api_table(results: dict) -> str:
+    """The one-run questions as a Markdown table (for docs/performance.md)."""
+    lines = [f"| one run's | through | mlprov p50 (p95) ms | pyoxigraph p50 ms | mlprov / pyoxigraph | ≤ {TARGETS['run_api_p50_ms']:g} ms |",
+             "|---|---|---|---|---|---|"]
+    for question, q in results.items():
+        lines.append(f"| {question} | {q['query']} | {q['mlprov']['p50_ms']:.2f} ({q['mlprov']['p95_ms']:.2f}) "
+                     f"| {q['pyoxigraph']['p50_ms']:.2f} | {q['mlprov_over_pyoxigraph']:.2f} | {'yes' if q['meets_latency_target'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def bench_rdflib(store, run_iris: list[str], plan_iris: list[str], cases, timeout_s: float, reps: int) -> tuple[dict, dict]:
     import rdflib
 
@@ -500,6 +588,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-budget", type=float, default=40.0, help="seconds of repetitions per query and engine pair [40]")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse the runs, store and ingest figures already in --workdir (queries only)")
+    parser.add_argument("--reps-run-api", type=int, default=100,
+                        help="repetitions of each question about one run through the Python API [100]")
+    parser.add_argument("--run-api-only", action="store_true",
+                        help="time only one run's questions through the Python API (settings, results, cells, artifacts, "
+                             "environment, whole run), not every canned query")
     parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
 
@@ -516,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = workdir / "ingest.json"
         if args.reuse:
             plans = json.loads((workdir / "plans.json").read_text())
-            journals = sorted((workdir / "journal").glob("*.nt"))
+            journals = sorted({ingest.plain_journal(j) for j in (workdir / "journal").glob("*.nt*")})
             report.update(json.loads(saved.read_text()))
             location = StoreLocation(workdir / "mlprov-store")
             print(f"reusing {len(journals)} runs and the store in {workdir}", flush=True)
@@ -538,10 +631,13 @@ def main(argv: list[str] | None = None) -> int:
                     ingest.store_plan(store, loaded.graph, loaded.plan)
             subprocess.run(["sync"], check=False)
             print("ingesting ...", flush=True)
+            _reset_peak_rss()
             started = time.perf_counter()
             with open_store(location) as store:
                 results = ingest.ingest_journals(store, journals)
             ingest_s = time.perf_counter() - started  # includes the flush on close
+            ingest_peak_rss = _peak_rss_bytes()
+            journal_bytes = _du(workdir / "journal")  # what ingest keeps: compressed journals, markers, large values
             triples = sum(r.triples for r in results)
             assert all(r.status == "Completed" for r in results)
             mlprov_bytes = _du(location.database)
@@ -574,14 +670,19 @@ def main(argv: list[str] | None = None) -> int:
                     "ingest_s": {"mlprov": round(ingest_s, 2), "pyoxigraph": round(bulk_s, 2)},
                     "ingest_triples_per_s": {"mlprov": round(triples / ingest_s), "pyoxigraph": round(total_quads / bulk_s)},
                     "ingest_ratio": round((triples / ingest_s) / (total_quads / bulk_s), 3),
-                    "store_bytes": {"mlprov": mlprov_bytes, "mlprov_after_reopen": _du(location.database), "pyoxigraph_bulk": bulk_bytes},
+                    "store_bytes": _du(location.database) + journal_bytes,
+                    "bytes_per_run": round((_du(location.database) + journal_bytes) / args.runs),
+                    "ingest_peak_rss_bytes": ingest_peak_rss,
+                    "store_bytes_detail": {"mlprov": mlprov_bytes, "mlprov_after_reopen": _du(location.database),
+                                           "journals_kept": journal_bytes, "pyoxigraph_bulk": bulk_bytes},
                 }
             )
 
             (workdir / "plans.json").write_text(json.dumps(plans))
             saved.write_text(json.dumps({k: report[k] for k in (
                 "triples", "triples_per_run", "journal_lines_per_run", "make_runs_s", "ingest_s",
-                "ingest_triples_per_s", "ingest_ratio", "store_bytes")}, indent=2))
+                "ingest_triples_per_s", "ingest_ratio", "store_bytes", "bytes_per_run", "ingest_peak_rss_bytes",
+                "store_bytes_detail")}, indent=2))
 
         # -- queries -----------------------------------------------------------------------
         library, broken = _library()
@@ -590,6 +691,14 @@ def main(argv: list[str] | None = None) -> int:
         plan_iris = [p["iri"] for p in plans]
         rng = random.Random(42)
         cases = _query_cases(library, run_iris, plan_iris, rng, max(args.reps_run, args.reps_all) + 1)
+        print("one run through the Python API (mlprov and raw pyoxigraph, same store) ...", flush=True)
+        with open_store(location, create=False, read_only=True) as store:
+            report["run_api"] = bench_run_api(store, run_iris, args.reps_run_api)
+        report["summary"] = {"run_api_missing_2ms": sorted(k for k, v in report["run_api"].items() if not v["meets_latency_target"])}
+        print(run_api_table(report["run_api"]), flush=True)
+        if args.run_api_only:
+            _write_report(report, args.json)
+            return 0
         print("queries (mlprov and raw pyoxigraph, same store) ...", flush=True)
         with open_store(location, create=False) as store:
             qresults = bench_queries(store, cases, args.reps_run, args.reps_all, args.query_cap, args.query_budget)
@@ -626,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         report["queries"] = out
         report["rdflib"] = {**rinfo, "note": f"rdflib holds only the first {rinfo['runs']} runs (of {args.runs}); "
                             f"a query over {rinfo['timeout_s']:.0f} s is stopped and its p50 is null"}
-        report["summary"] = {
+        report["summary"] |= {
             "run_queries_meeting_20ms": sorted(k for k, v in out.items() if v["scope"] == "run" and v["meets_latency_target"]),
             "run_queries_missing_20ms": sorted(k for k, v in out.items() if v["scope"] == "run" and not v["meets_latency_target"]),
             "all_queries_meeting_150ms": sorted(k for k, v in out.items() if v["scope"] == "all" and v["meets_latency_target"]),
@@ -635,15 +744,19 @@ def main(argv: list[str] | None = None) -> int:
             "queries_over_1_3x": sorted(k for k, v in out.items() if (v["mlprov_over_pyoxigraph"] or 0) > TARGETS["overhead_ratio"]),
             "ingest_ratio": report["ingest_ratio"],
         }
-        report["machine"]["load_average_end"] = os.getloadavg()
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        _write_report(report, args.json)
         print(table(report))
-        print(f"wrote {args.json}")
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _write_report(report: dict, path: Path) -> None:
+    report["machine"]["load_average_end"] = os.getloadavg()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 def table(report: dict) -> str:
@@ -666,7 +779,7 @@ def table(report: dict) -> str:
     ing = report["ingest_triples_per_s"]
 
     def mib(key):
-        value = report["store_bytes"].get(key)
+        value = report["store_bytes_detail"].get(key)
         return "unknown" if value is None else f"{value / 2**20:,.0f} MiB"
 
     lines += [
@@ -674,7 +787,9 @@ def table(report: dict) -> str:
         f"Ingest: mlprov {ing['mlprov']:,} triples/s ({report['ingest_s']['mlprov']} s), pyoxigraph bulk_load {ing['pyoxigraph']:,} "
         f"triples/s ({report['ingest_s']['pyoxigraph']} s): ratio {report['ingest_ratio']:.2f}. "
         f"{report['triples']:,} triples, {report['triples_per_run']} a run. Store {mib('mlprov')} "
-        f"({mib('mlprov_after_reopen')} after reopening; bulk-loaded {mib('pyoxigraph_bulk')}).",
+        f"({mib('mlprov_after_reopen')} after reopening; bulk-loaded {mib('pyoxigraph_bulk')}); journals kept "
+        f"{mib('journals_kept')}; {report['bytes_per_run']:,} bytes a run on disk; ingest peak RSS "
+        f"{report['ingest_peak_rss_bytes'] / 2**20:,.0f} MiB.",
     ]
     return "\n".join(lines)
 

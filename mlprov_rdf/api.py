@@ -20,10 +20,12 @@ them, never pasted into the query. Results come back as a DataFrame of Python va
 numbers as numbers, booleans as booleans, date-times as pandas Timestamps (UTC), IRIs and
 other literals as strings, unbound values as None (NaN in a numeric column).
 
-Each query runs in a child process that opens the store, answers and exits: it is
-stopped after ``timeout`` seconds (60 by default; a ``QueryTimeout``) or on Ctrl-C, and
-nothing holds the store between queries, so ``mlprov run`` can write while the block is
-open. Updates are refused, and so are ``SERVICE`` clauses unless ``allow_service=True``.
+Queries run in a child process of the block (a ``QuerySession``), which keeps the store
+open while queries come, so that one about a run answers in a millisecond or two: a query
+is stopped after ``timeout`` seconds (60 by default; a ``QueryTimeout``) or on Ctrl-C, and
+the child lets go of the store half a second after the last query, or at once when a
+writer waits for it, so ``mlprov run`` can write while the block is open. Updates are
+refused, and so are ``SERVICE`` clauses unless ``allow_service=True``.
 
 This module imports pandas; ``mlprov_rdf`` itself stays import-free, because the
 kernel-side capture module lives in the package.
@@ -33,11 +35,14 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import queries
 from .diff import RunDiff, diff_runs
-from .stoppable_query import DEFAULT_TIMEOUT_S
+from .run_record import RunRecord, read_run_record
+from .run_summaries import ensure_built
+from .stoppable_query import DEFAULT_TIMEOUT_S, QuerySession, read_in_child
+from .arguments import checked_run_iri
 from .store import StoreLocation
 from .store import open_store as _open_store
 
@@ -52,6 +57,11 @@ class Provenance:
 
     def __init__(self, location: StoreLocation):
         self.location = location
+        self._session = QuerySession(location)
+
+    def close(self) -> None:
+        """End the block's query process (``open_store`` does it when the block ends)."""
+        self._session.close()
 
     def query(self, name_or_sparql: str, *, timeout: float = DEFAULT_TIMEOUT_S, allow_service: bool = False,
               **params: Any) -> "pandas.DataFrame":
@@ -68,16 +78,23 @@ class Provenance:
         """The same, as RDF terms (pyoxigraph), for code that wants the terms themselves."""
         canned = queries.resolve(name_or_sparql)
         return queries.run_stoppable(self.location, canned, {k: v for k, v in params.items() if v is not None},
-                                     timeout_s=timeout, allow_service=allow_service)
+                                     timeout_s=timeout, allow_service=allow_service, session=self._session)
 
     def runs(self) -> "pandas.DataFrame":
         """Every recorded run, newest first: plan, status, start, duration, test accuracy."""
         return self.query("runs")
 
-    def diff(self, run_a: str, run_b: str) -> RunDiff:
+    def run(self, run: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> RunRecord:
+        """One run whole (an IRI or a bare run id): settings, results, series, data, cells, environment."""
+        return self._read("run " + run, timeout, read_run_record, checked_run_iri(run, argument="run"))
+
+    def diff(self, run_a: str, run_b: str, *, timeout: float = DEFAULT_TIMEOUT_S) -> RunDiff:
         """What differs between two runs (IRIs or bare run ids), aligned by plan step."""
-        with _open_store(self.location, create=False, read_only=True) as store:
-            return diff_runs(store, run_a, run_b)
+        return self._read("diff", timeout, diff_runs, run_a, run_b)
+
+    def _read(self, label: str, timeout: float, read: Callable[..., Any], *args: Any) -> Any:
+        """``read(store, *args)`` in the block's query process."""
+        return read_in_child(self.location, read, *args, timeout_s=timeout, label=label, session=self._session)
 
     @staticmethod
     def library() -> "pandas.DataFrame":
@@ -107,7 +124,12 @@ def open_store(store: str | os.PathLike | StoreLocation | None = None, *, wait_s
     location = store if isinstance(store, StoreLocation) else StoreLocation.resolve(store)
     with _open_store(location, create=False, read_only=True, wait_s=wait_s):
         pass
-    yield Provenance(location)
+    ensure_built(location)  # a store an earlier mlprov wrote gets its run summaries, once
+    prov = Provenance(location)
+    try:
+        yield prov
+    finally:
+        prov.close()
 
 
 #: ``mlprov_rdf.api.open(...)`` reads like the built-in ``open``: the same function.

@@ -10,26 +10,23 @@ kernel killed mid-run loses nothing that a finished cell recorded.
 
 from __future__ import annotations
 
-import getpass
+# What only a recording run needs (getpass, importlib.metadata, pickle, platform, secrets) is
+# imported where it is used, so that importing this module in a fresh interpreter stays fast.
 import hashlib
-import importlib.metadata
 import json
 import math
 import numbers
 import os
-import pickle
-import platform
 import re
-import secrets
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 from urllib.parse import quote
 
 from . import __version__
+from .cell_resources import CellMeter, CellUsage
 from .vocab import (
     AGENT_BASE,
     DCTERMS,
@@ -105,8 +102,7 @@ def literal_text(literal: str) -> str:
     return _ESCAPE.sub(lambda m: chr(int(m[1] or m[2], 16)) if m[3] is None else _ECHAR.get(m[3], m[0]), lexical)
 
 
-@dataclass(frozen=True)
-class LargeValue:
+class LargeValue(NamedTuple):
     """A literal too long for one journal line: a preview line in its place, lines that
     describe the file holding the whole value, and that file's content."""
 
@@ -208,6 +204,8 @@ def _stable_bytes(value: Any) -> bytes:
     members sorted (their order changes with the hash seed); anything else pickled (protocol
     4), or its repr, without memory addresses, when it cannot be pickled.
     """
+    import pickle
+
     if hasattr(value, "to_csv"):
         return value.to_csv().encode("utf-8")
     if hasattr(value, "detach") or (hasattr(value, "tobytes") and not getattr(getattr(value, "dtype", None), "hasobject", False)):
@@ -244,7 +242,34 @@ def _journal_dir() -> Path:
     return Path.cwd() / ".mlprov" / "journal"
 
 
+def append_locked(path: Path, data: bytes) -> None:
+    """Append to a journal under its ``flock``, reopening it when ingest compressed it meanwhile.
+
+    Ingest takes the same lock while it compresses an ingested journal and removes the plain
+    file (``ingest._compress``): lines appended after that go to a new ``RUN.nt``, never to the
+    removed file. Opened for each append, so no handle outlives the file it names.
+    """
+    import fcntl
+
+    while True:
+        with open(path, "ab") as stream:
+            fcntl.flock(stream, fcntl.LOCK_EX)
+            try:
+                same = os.path.exists(path) and os.path.samestat(os.fstat(stream.fileno()), os.stat(path))
+            except OSError:
+                same = False
+            if same:
+                stream.write(data)
+                return
+
+
+#: Seconds between flushes of a training loop's per-epoch values (a cell's end always flushes).
+EPOCH_FLUSH_S = 0.5
+
+
 def new_run_id() -> str:
+    import secrets
+
     return _now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(4)
 
 
@@ -273,8 +298,10 @@ class Run:
         self.outputs = {step: dict(names) for step, names in (outputs or {}).items()}
         self.journal_path = _journal_dir() / f"{self.id}.nt"
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = open(self.journal_path, "a", encoding="utf-8")
         self._buffer: list[str] = []
+        self._flushed_at = time.monotonic()
+        self._meter = CellMeter()
+        self._usage: dict[str, float] = {"cpuUserTime": 0.0, "cpuSystemTime": 0.0}
         self._cell: str | None = None
         self._cell_count = 0
         self._cell_started = 0.0
@@ -308,13 +335,15 @@ class Run:
 
     def flush(self) -> None:
         if self._buffer:
-            self._journal.write("".join(self._buffer))
+            append_locked(self.journal_path, "".join(self._buffer).encode("utf-8"))
             self._buffer.clear()
-        self._journal.flush()
+        self._flushed_at = time.monotonic()
 
     # -- run description -------------------------------------------------------------
 
     def _describe_run(self, title: str, plan_digest: str) -> None:
+        import getpass
+
         run = self.iri
         person = AGENT_BASE + "person:" + _slug(os.environ.get("MLPROV_AGENT") or getpass.getuser())
         software = AGENT_BASE + f"software:mlprov-rdf-{__version__}"
@@ -361,6 +390,9 @@ class Run:
         return node
 
     def _describe_environment(self) -> None:
+        import importlib.metadata
+        import platform
+
         import psutil  # a dependency of mlprov-rdf; imported here to keep module import fast
 
         python = platform.python_version()
@@ -407,6 +439,8 @@ class Run:
         new -= set(sys.stdlib_module_names)
         if not new:
             return
+        import importlib.metadata
+
         owners = _distributions()
         for module in sorted(new):
             for dist in owners.get(module, ()):
@@ -456,13 +490,16 @@ class Run:
             self._add(cell, PROV + "wasInformedBy", _iri(self._previous_cell))
         self._cell_step = step
         self.flush()
+        self._meter.start()  # last: the cell's own use, not the recording's
 
     def _end_cell(self, error: BaseException | None) -> None:
         cell = self._cell
         if cell is None:
             return
+        usage = self._meter.stop()
         self._add(cell, PROV + "endedAtTime", _lit(_now()))
         self._add(cell, MLPROV + "duration", _decimal(time.perf_counter() - self._cell_started))
+        self._record_usage(cell, usage)
         if error is None:
             self._add(cell, MLPROV + "status", _iri(MLPROV + "Completed"))
             if self._cell_step:
@@ -485,6 +522,24 @@ class Run:
             self._add(self.iri, MLPROV + "status", _iri(MLPROV + "Completed"))
         self._previous_cell, self._cell = cell, None
         self.flush()
+
+    def _record_usage(self, cell: str, usage: CellUsage) -> None:
+        """The cell's CPU time and peaks; the run's totals and peaks so far (single-valued: the last wins)."""
+        self._add(cell, MLPROV + "cpuUserTime", _decimal(usage.cpu_user_s))
+        self._add(cell, MLPROV + "cpuSystemTime", _decimal(usage.cpu_system_s))
+        memory = "peakMemory" if usage.peak_rss_scope == "cell" else "processPeakMemory"
+        if usage.peak_rss_bytes is not None:
+            self._add(cell, MLPROV + memory, _lit(usage.peak_rss_bytes))
+        if usage.gpu_peak_bytes is not None:
+            self._add(cell, MLPROV + "peakGpuMemory", _lit(usage.gpu_peak_bytes))
+        total = self._usage
+        total["cpuUserTime"] += usage.cpu_user_s
+        total["cpuSystemTime"] += usage.cpu_system_s
+        total[memory] = max(total.get(memory) or 0, usage.peak_rss_bytes or 0)
+        if usage.gpu_peak_bytes is not None:
+            total["peakGpuMemory"] = max(total.get("peakGpuMemory") or 0, usage.gpu_peak_bytes)
+        for name, value in total.items():
+            self._add(self.iri, MLPROV + name, _decimal(value) if name.startswith("cpu") else _lit(value))
 
     def _record_settings(self) -> None:
         """The parameter values in force when the first step after the parameters runs.
@@ -697,9 +752,10 @@ class Run:
         if self._metric_steps.setdefault(node, step) != step and step in self.steps:
             # A second step of the same class (two evaluations): its own evaluation, never the first's value replaced.
             node += f"/step/{list(self.steps).index(step) + 1}"
+        # mls:ModelEvaluation only: its prov:Entity follows from the ontology, no query asks for it, and
+        # exports write it out (export.with_implied_types).
         self._buffer.append(
-            f"<{node}> {_TYPE} <{PROV}Entity> .\n<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n"
-            f"<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n"
+            f"<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n"
         )
         self._add(node, MLS + "hasValue", _lit(value))
         if epoch is None:
@@ -716,11 +772,12 @@ class Run:
         if model:
             self.use(model)
         self._generated(node, output=True)
+        if epoch is not None and time.monotonic() - self._flushed_at > EPOCH_FLUSH_S:
+            self.flush()  # a long training loop: its epochs reach the journal (mlprov run's progress) as they come
         return node
 
     def close(self) -> None:
         self.flush()
-        self._journal.close()
 
 
 class NullRun:
@@ -819,6 +876,8 @@ def _distributions() -> dict[str, list[str]]:
         try:
             _DISTRIBUTIONS = json.loads(cache.read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            import importlib.metadata
+
             _DISTRIBUTIONS = importlib.metadata.packages_distributions()
             try:
                 cache.write_text(json.dumps(_DISTRIBUTIONS), encoding="utf-8")
@@ -828,6 +887,8 @@ def _distributions() -> dict[str, list[str]]:
 
 
 def _cpu_model() -> str:
+    import platform
+
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -6,19 +6,21 @@ one line on stderr and never a traceback.
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
-from .errors import UserError
-from .store import StoreLocation
+from .errors import DEFAULT_TIMEOUT_S, UserError
 
-FORMATS = click.Choice(["table", "csv", "json"])
+if TYPE_CHECKING:  # the store (rdflib, pyoxigraph) is imported by the commands that open one
+    from .store import StoreLocation
+
+FORMATS = click.Choice(["table", "csv", "json", "jsonl"])
 #: Runs that ``mlprov ingest`` lists one a line; a larger import ends with a summary.
 INGEST_LINES = 20
 
@@ -35,7 +37,22 @@ def _store_option(f):
 
 
 def _location(store: str | None) -> StoreLocation:
+    from .store import StoreLocation
+
     return StoreLocation.resolve(store)
+
+
+def _reading_location(store: str | None) -> StoreLocation:
+    """The store, its run summaries built first if an earlier mlprov wrote it (once)."""
+    from .run_summaries import ensure_built
+
+    location = _location(store)
+    ensure_built(location)
+    return location
+
+
+def _quiet_option(f):
+    return click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (errors still show).")(f)
 
 
 def _force_option(f):
@@ -61,8 +78,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except UserError as error:
-            click.echo(f"mlprov: error: {error}", err=True)
+        except UserError as error:  # several problems (a plan's) are one line each
+            click.echo("\n".join(f"mlprov: error: {line}" for line in str(error).splitlines() or [""]), err=True)
             sys.exit(2)
         except click.UsageError as error:  # a bad option value: the same one line, not click's three
             command = f"mlprov {error.ctx.info_name}" if error.ctx is not None and error.ctx.parent is not None else "mlprov"
@@ -82,6 +99,8 @@ def main(verbose: bool) -> None:
     Write a plan in Turtle (start with 'mlprov init'), generate and run its notebook,
     then query, regenerate and browse what was recorded.
     """
+    import logging  # here, not at the top: 'mlprov --help' and '--version' end before this runs
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
@@ -130,6 +149,9 @@ def _print_tasks(fmt: str) -> None:
     rows = [describe(task) for task in all_tasks().values()]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
+        return
+    if fmt == "jsonl":
+        click.echo("\n".join(json.dumps(row) for row in rows))
         return
     columns = ("name", "iri", "title", "source", "steps")
     cells = [
@@ -182,31 +204,27 @@ def generate(plan_file: Path, output: Path | None, params: tuple[str, ...], forc
 @click.option("--timeout", type=int, default=None, help="Seconds a cell may run before the run is stopped.")
 @_override_option
 @_force_option
+@_quiet_option
 @_store_option
 def run_command(source: Path, output: Path | None, timeout: int | None, params: tuple[str, ...], force: bool,
-                store: str | None) -> None:
+                quiet: bool, store: str | None) -> None:
     """Execute a plan's notebook (or a notebook) and record the run in the store.
 
     Ctrl-C or SIGTERM stops the running cell, saves the notebook so far and stores the
     run as interrupted (exit 130 or 143); --timeout does the same and exits 1.
     """
-    from tqdm import tqdm
-
     from . import queries
     from .derive import parse_overrides
+    from .progress import progress
     from .store import open_store
     from .workflow import run
 
     signal.signal(signal.SIGTERM, _terminated)  # while no kernel runs; execute stops one itself
     location = _location(store)
     overrides = parse_overrides(params)
-    with tqdm(total=None, unit="cell", desc="running", file=sys.stderr, disable=None) as bar:
-
-        def on_cell(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(1)
-
-        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=on_cell, force=force, overrides=overrides)
+    with progress("running", "cell", quiet=quiet, plain=True) as shown:
+        outcome = run(source, location, output=output, timeout_s=timeout, on_cell=shown.set, force=force,
+                      overrides=overrides, on_epoch=lambda done, total: shown.set_inner(done, total, "epoch"))
     if outcome.generated is not None and outcome.generated.derived_file is not None:
         click.echo(f"plan: <{outcome.generated.plan.iri}> ({outcome.generated.derived_file}, derived from {source})")
     if outcome.run is None:
@@ -256,9 +274,8 @@ def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count:
     it as interrupted (exit 130); --resume SWEEP runs what is missing. Exit 1 when a point
     did not complete.
     """
-    from tqdm import tqdm
-
     from . import queries
+    from .progress import progress
     from .store import open_store
     from .sweep.grid import parse_axes
     from .sweep.running import Settings, resume, sweep
@@ -272,14 +289,12 @@ def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count:
         raise UserError("--resume runs the stored sweep's own points; leave out -p and --random")
     if resume_iri is None and plan_file is None:
         raise UserError("sweep: give the PLAN to sweep (or --resume SWEEP)")
-    with tqdm(total=None, unit="run", desc="sweeping", file=sys.stderr, disable=None) as bar:
+    with progress("sweeping", "run") as shown:
 
         def on_point(point, done: int, total: int) -> None:
-            bar.total = total
-            bar.update(1)
+            shown.set(done, total)
             if point.error and point.status != "Completed":
-                bar.write(f"mlprov: {', '.join(f'{n}={v}' for n, v in point.point)}: {point.status.lower()}: {point.error}",
-                          file=sys.stderr)
+                shown.write(f"mlprov: {', '.join(f'{n}={v}' for n, v in point.point)}: {point.status.lower()}: {point.error}")
 
         if resume_iri is not None:
             outcome = resume(resume_iri, location, settings, plan_file=plan_file, force=force, on_point=on_point)
@@ -307,20 +322,14 @@ def ingest(paths: tuple[Path, ...], store: str | None) -> None:
     new or grown journal in the store's journal folder. A journal that cannot be stored
     is named on stderr and left for the next ingest; the others are stored; exit 2.
     """
-    from tqdm import tqdm
-
     from .ingest import JournalsRefused
+    from .progress import progress
     from .workflow import ingest_paths
 
     refusal = None
-    with tqdm(total=None, unit="run", desc="ingesting", file=sys.stderr, disable=None) as bar:
-
-        def on_run(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
+    with progress("ingesting", "run", every_s=1.0) as shown:
         try:
-            results = ingest_paths(list(paths), _location(store), on_run=on_run)
+            results = ingest_paths(list(paths), _location(store), on_run=shown.set)
         except JournalsRefused as error:
             refusal, results = error, error.stored
     if refusal is not None:
@@ -354,15 +363,14 @@ def _print_ingested(results: list) -> None:
 def _print_result(result, fmt: str) -> None:
     from . import queries
 
-    formatter = {"table": queries.to_table, "csv": queries.to_csv, "json": queries.to_sparql_json}[fmt]
+    formatter = {"table": queries.to_table, "csv": queries.to_csv, "json": queries.to_sparql_json,
+                 "jsonl": queries.to_jsonl}[fmt]
     click.echo(formatter(result), nl=fmt != "csv", color=True)  # color: click would strip ANSI codes from CSV data
     for note in result.notes:
         click.echo(f"mlprov: note: {note}", err=True)
 
 
 def _timeout_option(f):
-    from .stoppable_query import DEFAULT_TIMEOUT_S
-
     return click.option(
         "--timeout", "timeout_s", type=float, default=DEFAULT_TIMEOUT_S, show_default=True, metavar="S",
         help="Seconds the query may run; then it is stopped (exit 2) and the store is free again.",
@@ -384,17 +392,49 @@ def runs(limit: int, offset: int, fmt: str, sweep_iri: str | None, timeout_s: fl
     from . import queries
 
     if sweep_iri is not None:
-        result = queries.run_stoppable(_location(store), queries.resolve("sweep-summary"), {"sweep": sweep_iri},
+        result = queries.run_stoppable(_reading_location(store), queries.resolve("sweep-summary"), {"sweep": sweep_iri},
                                        timeout_s=timeout_s)
     else:
-        result = queries.run_stoppable(_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
+        result = queries.run_stoppable(_reading_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
                                        timeout_s=timeout_s)
     _print_result(result, fmt)
 
 
+def _complete_query_name(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """The canned queries' names, with their titles (shells that show help show them)."""
+    from click.shell_completion import CompletionItem
+
+    from .queries import load_library
+
+    return [CompletionItem(name, help=q.title) for name, q in load_library().items() if name.startswith(incomplete)]
+
+
+def _complete_query_param(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    """``NAME=`` for each parameter of the query already on the line.
+
+    Click parses the line without the option being completed only when that option has a
+    value, so with ``-p`` last the query is looked for among the line's words (COMP_WORDS,
+    which click's bash, zsh and fish scripts all set).
+    """
+    import os
+    import shlex
+
+    from click.shell_completion import CompletionItem
+
+    from . import queries
+
+    library = queries.load_library()
+    words = [ctx.params.get("spec") or "", *shlex.split(os.environ.get("COMP_WORDS", ""))]
+    query = next((library[w] for w in words if w in library), None)
+    if query is None:
+        return []
+    return [CompletionItem(f"{p.name}=", help=p.description) for p in query.params if f"{p.name}=".startswith(incomplete)]
+
+
 @main.command()
-@click.argument("spec", metavar="NAME|FILE.rq|SPARQL", required=False)
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter; repeatable.")
+@click.argument("spec", metavar="NAME|FILE.rq|SPARQL", required=False, shell_complete=_complete_query_name)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A query parameter; repeatable.",
+              shell_complete=_complete_query_param)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--list", "list_", is_flag=True, help="List the canned queries and their parameters.")
 @_timeout_option
@@ -421,7 +461,7 @@ def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, time
             raise UserError(f"--param {item}: write NAME=VALUE")
         raw[name.strip()] = value
     canned = queries.resolve(spec)
-    result = queries.run_stoppable(_location(store), canned, raw, timeout_s=timeout_s, allow_service=allow_service)
+    result = queries.run_stoppable(_reading_location(store), canned, raw, timeout_s=timeout_s, allow_service=allow_service)
     _print_result(result, fmt)
 
 
@@ -470,7 +510,7 @@ def serve(host: str, port: int, timeout_s: float, store: str | None) -> None:
 
     from .web import create_app
 
-    location = _location(store)
+    location = _reading_location(store)
     app = create_app(location, timeout_s=timeout_s)
     if host not in _LOOPBACK:
         click.echo(f"mlprov serve: warning: listening on {host}: the app has no login, so anyone who can reach "
@@ -596,14 +636,15 @@ def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: st
 
 def _import_folder(folder: Path, output: Path | None, force: bool, store: str | None) -> None:
     """Every file of the folder with a progress bar, then one row a file; exit 2 if any was refused."""
-    from tqdm import tqdm
-
     from .legacy import import_folder
+    from .progress import progress
     from .legacy.importing import provenance_files
 
     total = len(provenance_files(folder))
-    with tqdm(total=total, unit="file", desc="importing", file=sys.stderr, disable=None) as bar:
-        done = import_folder(folder, _location(store), output=output, force=force, on_file=lambda _path: bar.update(1))
+    with progress("importing", "file", every_s=1.0) as shown:
+        count = iter(range(1, total + 1))
+        done = import_folder(folder, _location(store), output=output, force=force,
+                             on_file=lambda _path: shown.set(next(count), total))
     width = max(len(o.source.name) for o in done.outcomes)
     click.echo(f"{'file':<{width}}  result")
     for o in done.outcomes:
@@ -620,6 +661,32 @@ def _import_folder(folder: Path, output: Path | None, force: bool, store: str | 
         click.echo(f"mlprov: error: {len(done.refused)} of {len(done.outcomes)} files refused (above); "
                    "the others are stored", err=True)
         sys.exit(2)
+
+
+# -- the kernel --------------------------------------------------------------------------
+
+
+@main.group("kernel")
+def kernel_group() -> None:
+    """Register this environment as a Jupyter kernel, for JupyterLab and papermill started elsewhere."""
+
+
+@kernel_group.command("install")
+@click.option("--name", default="mlprov", show_default=True, help="The kernel's name (papermill -k NAME).")
+@click.option("--display-name", default="Python (mlprov-rdf)", show_default=True, help="The name JupyterLab shows.")
+@click.option("--user", "where", flag_value="user", default=True, help="For this user (~/.local/share/jupyter) [default].")
+@click.option("--sys-prefix", "where", flag_value="sys-prefix", help="Into this environment (sys.prefix/share/jupyter).")
+@click.option("--prefix", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Under PREFIX/share/jupyter (add PREFIX/share/jupyter to JUPYTER_PATH to find it).")
+def kernel_install(name: str, display_name: str, where: str, prefix: Path | None) -> None:
+    """Register this environment's Python as a Jupyter kernel; notebooks generated from now on name it."""
+    from .kernel import install_kernel
+
+    if where == "sys-prefix" and prefix is None:
+        prefix = Path(sys.prefix)
+    folder = install_kernel(name=name, display_name=display_name, user=where == "user", prefix=prefix)
+    click.echo(f"kernel {name} ({display_name}): {folder}, runs {sys.executable}")
+    click.echo(f"use it: papermill NOTEBOOK OUT -k {name}; in JupyterLab, Kernel > Change Kernel > {display_name}")
 
 
 # -- the store itself ------------------------------------------------------------------

@@ -6,6 +6,8 @@ the code it ran (code hash, whether it was edited by hand, its status, and a uni
 of the source when the code differs). Then the cells without a step (the parameters cell,
 cells added by hand) and the environment (kernel, language, operating system, hardware,
 package versions). Start and end times and durations are left out: they always differ.
+What the runs used (CPU time, peak memory, peak GPU memory) is shown in a group of its own,
+beside, and never counted as a difference, for the same reason.
 
 Items are aligned by what they are, not by their IRIs: a setting by its parameter name,
 an entity by its IRI with the run's own prefix taken off (``data/iris/train``; a metric
@@ -94,6 +96,19 @@ WHERE {
   OPTIONAL { ?cell mlprov:sourceCode ?source }
 }
 """
+
+_USAGE = _PREFIXES + """
+SELECT ?run ?cpu_user ?cpu_system ?peak_memory ?peak_gpu_memory
+WHERE {
+  ?run a mls:Run .
+  OPTIONAL { ?run mlprov:cpuUserTime ?cpu_user }
+  OPTIONAL { ?run mlprov:cpuSystemTime ?cpu_system }
+  OPTIONAL { ?run mlprov:peakMemory ?peak_memory }
+  OPTIONAL { ?run mlprov:peakGpuMemory ?peak_gpu_memory }
+}
+"""
+_USAGE_NAMES = {"cpu_user": "CPU s, user", "cpu_system": "CPU s, system", "peak_memory": "peak memory, bytes",
+                "peak_gpu_memory": "peak GPU memory, bytes"}
 
 _SETTINGS = _PREFIXES + """
 SELECT ?run ?name ?value ?step ?step_label ?position ?comment
@@ -306,6 +321,7 @@ class _Run:
     entities: list[dict]
     environment: dict[tuple[str, str], Any]
     origins: dict[str, str]  # step → the step it was first derived from
+    usage: dict[str, Any]  # what the run used: _USAGE's columns
 
 
 def _read(store: "Store", run: str) -> _Run:
@@ -329,7 +345,8 @@ def _read(store: "Store", run: str) -> _Run:
             environment[(category, category)] = shown
         else:
             environment[(category, str(name))] = value
-    return _Run(summary, cells, settings, entities, environment, origins)
+    usage = next(iter(_select(store, _USAGE, run)), {})
+    return _Run(summary, cells, settings, entities, environment, origins, usage)
 
 
 # -- comparing -------------------------------------------------------------------------------
@@ -414,6 +431,9 @@ def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
         item.same = item.same and not (ea or eb).get("incomparable")
         group.items.append(item)
 
+    used = Group("usage", "Resources used (measured, never counted as a difference)")
+    used.items = [Item("usage", title, a.usage.get(name), b.usage.get(name))
+                  for name, title in _USAGE_NAMES.items() if a.usage.get(name) is not None or b.usage.get(name) is not None]
     env = Group("environment", "Environment")
     for key in sorted(set(a.environment) | set(b.environment), key=lambda k: (_KIND_ORDER.get(k[0], 99), k[1].lower())):
         name = key[1] if key[0] in ("hardware", "package") else key[0]
@@ -425,6 +445,8 @@ def diff_runs(store: "Store", run_a: str, run_b: str) -> RunDiff:
     for key in ("parameters", "added", "other settings", "other outputs"):
         if key in groups:
             ordered.append(groups[key])
+    if used.items:
+        ordered.append(used)
     ordered.append(env)
     for group in ordered:
         group.items.sort(key=lambda i: (_KIND_ORDER.get(i.kind, 99), i.name))
@@ -694,13 +716,13 @@ def _table(diff: RunDiff, *, show_all: bool, width: int) -> str:
         by_kind = _count(item for _, item in diff.differences)
         lines.append(f"{n} difference{'s' if n != 1 else ''} ({by_kind}); {total - n} items identical")
 
-    rows_all = [item for g in diff.groups for item in (g.items if show_all else g.differences)]
+    rows_all = [item for g in diff.groups for item in (g.items if show_all or g.key == "usage" else g.differences)]
     name_width = min(32, max([len(i.name) for i in rows_all] + [4]))
     kind_width = max([len(i.kind) for i in rows_all] + [4])
     header = f"  {'':{kind_width}}  {'':{name_width}}  {'A':{width}}  B"
     for group in diff.groups:
-        shown = group.items if show_all else group.differences
-        identical = [i for i in group.items if i.same]
+        shown = group.items if show_all or group.key == "usage" else group.differences
+        identical = [i for i in group.items if i.same and i not in shown]
         lines.append("")
         lines.append(f"{group.title}")
         if not group.items:

@@ -21,5 +21,11 @@ class QueryTimeout(UserError):
     """A query ran past its time limit and was stopped; nothing was changed."""
 
 
+#: Seconds a query may run when no limit is given: well below the two minutes a writer
+#: waits for the embedded store, so a reader never makes a writer give up. Here, beside
+#: the error it leads to, so that a command's --help need not import the store.
+DEFAULT_TIMEOUT_S = 60.0
+
+
 class StoreUnreachable(UserError):
     """A SPARQL server did not answer a request: it did not take what the request carried."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -136,10 +137,13 @@ def execute_notebook(
     run_id: str,
     timeout_s: int | None = None,
     on_cell: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[int, int | None], None] | None = None,
 ) -> Execution:
     """Execute ``source`` in its own folder and save the result (with outputs) to ``output``.
 
     A stop (see the module's docstring) ends the execution early; it is returned, not raised.
+    ``on_cell(done, total)`` after each cell; ``on_epoch(epoch, None)`` as a training cell's
+    epochs reach the journal.
     """
     nb = nbformat.read(str(source), as_version=4)
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
@@ -172,6 +176,7 @@ def execute_notebook(
                     if timer is not None:
                         timer.daemon = True
                         timer.start()
+                    watcher = _EpochWatcher(journal_dir / f"{run_id}.nt", on_epoch) if on_epoch else None
                     try:
                         client.execute_cell(nb.cells[index], index, execution_count=client.code_cells_executed + 1)
                     except CellExecutionError as exc:
@@ -184,6 +189,8 @@ def execute_notebook(
                         stopper.running = False
                         if timer is not None:
                             timer.cancel()
+                        if watcher is not None:
+                            watcher.stop()
                     if on_cell:
                         on_cell(stopper.cell, len(code_cells))
                     stopper.cell += 1
@@ -200,6 +207,45 @@ def execute_notebook(
     except UserError as failure:  # a full disk, say: the run is in its journal and is still stored
         return Execution(Path(output), False, error or str(failure), stop, unsaved=str(failure))
     return Execution(Path(output), error is None, error, stop)
+
+
+class _EpochWatcher(threading.Thread):
+    """Reads what the kernel appends to the journal while a cell runs and reports the highest
+    ``mlprov:epoch`` seen in it (capture flushes a training loop's epochs as they come)."""
+
+    INTERVAL_S = 0.25
+    _EPOCH = re.compile(rb"<" + re.escape(vocab.MLPROV.encode()) + rb'epoch> "(\d+)"')
+
+    def __init__(self, journal: Path, on_epoch: Callable[[int, int | None], None]):
+        super().__init__(daemon=True)
+        self.journal, self.on_epoch = journal, on_epoch
+        self._offset = journal.stat().st_size if journal.exists() else 0
+        self._done = threading.Event()
+        self._highest = 0
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(self.INTERVAL_S):
+            self._read()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self._read()
+
+    def _read(self) -> None:
+        try:
+            with open(self.journal, "rb") as stream:
+                stream.seek(self._offset)
+                data = stream.read()
+        except OSError:
+            return
+        cut = data.rfind(b"\n") + 1  # a line still being written is read next time
+        self._offset += cut
+        epochs = [int(m) for m in self._EPOCH.findall(data[:cut])]
+        if epochs and max(epochs) > self._highest:
+            self._highest = max(epochs)
+            self.on_epoch(self._highest, None)
 
 
 def _record_stop(journal: Path, run: str, stop: Stop) -> None:

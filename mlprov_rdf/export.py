@@ -69,7 +69,7 @@ def collect(store: Store, iri: str) -> Collected:
     if iri.startswith(vocab.RUN_BASE):
         bundle = vocab.bundle_iri(vocab.run_id_of(iri))
         if store.has_graph(bundle):
-            graphs = {bundle: normalise(store.rdflib_graph(bundle))}
+            graphs = {bundle: with_implied_types(normalise(store.rdflib_graph(bundle)))}
             for plan in sorted(str(p) for p in graphs[bundle].objects(URIRef(iri), URIRef(vocab.MLPROV + "plan"))):
                 if store.has_graph(plan):
                     graphs[plan] = normalise(store.rdflib_graph(plan))
@@ -84,6 +84,18 @@ def collect(store: Store, iri: str) -> Collected:
         f"{iri}: no plan or run with this IRI in the store {getattr(store.location, 'display', store.location.home)}; "
         "list runs with 'mlprov runs' and plans with 'mlprov query plans'"
     )
+
+
+#: Types a run's store graph leaves implied (the ontology makes them so), each with the class implying it.
+IMPLIED_TYPES = {vocab.MLS + "ModelEvaluation": vocab.PROV + "Entity"}
+
+
+def with_implied_types(graph: rdflib.Graph) -> rdflib.Graph:
+    """``graph`` with the types capture leaves implied written out: an export is a complete run."""
+    for cls, implied in IMPLIED_TYPES.items():
+        for node in list(graph.subjects(RDF.type, URIRef(cls))):
+            graph.add((node, RDF.type, URIRef(implied)))
+    return graph
 
 
 def export(collected: Collected, fmt: str) -> str:

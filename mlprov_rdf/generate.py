@@ -23,7 +23,9 @@ from . import __version__, vocab
 from .arguments import write_output
 from .code_names import code_names
 from .errors import UserError
+from .kernel import notebook_kernelspec
 from .plan import Plan, Step
+from .resources import templates_dir
 from .tasks import CODE_STEP
 
 NBFORMAT_MINOR = 5
@@ -74,7 +76,9 @@ def _finalize(value: Any) -> Any:
 
 def _environment(directory: Path) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(directory)),
+        # the task's own templates, then the shared ones ({% include "import_capture.py.j2" %})
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(directory)),
+                                    jinja2.FileSystemLoader(str(templates_dir() / "_common"))]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=True,
@@ -258,8 +262,14 @@ def _parameters_source(plan: Plan, rendering: _Rendering) -> str:
     return "\n".join(lines)
 
 
-def _step_markdown(step: Step, rendering: _Rendering) -> str:
-    lines = [f"## {step.index}. {md(step.label)}"]
+def _step_number(plan: Plan, step: Step) -> int:
+    """The step's number as the plan gives it (``mlprov:position``, when every step has one),
+    else its place in the plan's order: headings then match the plan the author reads."""
+    return step.position if all(s.position is not None for s in plan.steps) else step.index
+
+
+def _step_markdown(plan: Plan, step: Step, rendering: _Rendering) -> str:
+    lines = [f"## {_step_number(plan, step)}. {md(step.label)}"]
     if step.description:
         lines += ["", md(step.description)]
     if step.is_code:
@@ -284,7 +294,7 @@ def build_notebook(plan: Plan) -> nbformat.NotebookNode:
             meta["code_step"] = True
             if step.code_file:
                 meta.update(code_file=step.code_file, code_sha256=step.code_sha256)
-        cells.append(nbformat.v4.new_markdown_cell(_step_markdown(step, rendering), id=cell_id(step.iri, "md"),
+        cells.append(nbformat.v4.new_markdown_cell(_step_markdown(plan, step, rendering), id=cell_id(step.iri, "md"),
                                                    metadata={"mlprov": dict(meta)}))
         body = rendering.bodies[step.iri]
         tags = ["mlprov-step", "mlprov-code-step"] if step.is_code else ["mlprov-step"]
@@ -301,7 +311,7 @@ def build_notebook(plan: Plan) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.nbformat_minor = NBFORMAT_MINOR
     nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "kernelspec": notebook_kernelspec(),
         "language_info": {"name": "python"},
         "mlprov": {
             "plan": plan.iri,

@@ -15,10 +15,13 @@ few terms it needs, and Oxigraph parses the rest as it writes (see ``ingest_jour
 from __future__ import annotations
 
 import errno
+import gzip
 import hashlib
 import logging
+import os
 import re
 import warnings
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,7 +33,7 @@ from typing import Callable, Iterable, Iterator
 import pyoxigraph as ox
 import rdflib
 
-from . import capture, vocab
+from . import capture, run_summaries, vocab
 from .errors import StoreUnreachable, UserError
 from .plan import Plan
 from .resources import ontology_dir
@@ -47,6 +50,7 @@ RDF_TYPE = _nt(vocab.RDF + "type")
 STATUS = _nt(vocab.MLPROV + "status")
 STARTED = _nt(vocab.PROV + "startedAtTime")
 ENDED = _nt(vocab.PROV + "endedAtTime")
+RUN_STARTED = _nt(vocab.MLPROV + "runStarted")
 DURATION = _nt(vocab.MLPROV + "duration")
 PART_OF = _nt(vocab.DCTERMS + "isPartOf")
 ORDER = _nt(vocab.MLPROV + "executionOrder")
@@ -74,6 +78,8 @@ FUNCTIONAL = {
     _nt(vocab.MLPROV + "architecture"),
     _nt(vocab.MLPROV + "sha256"),
     _nt(vocab.MLPROV + "sampleCount"),
+    *(_nt(vocab.MLPROV + name) for name in ("cpuUserTime", "cpuSystemTime", "peakMemory", "processPeakMemory",
+                                           "peakGpuMemory")),  # a run's totals and peaks, written after each cell
 }
 #: Predicates of the journal lines whose terms ingest reads.
 _READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT})
@@ -410,7 +416,7 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
     value for queries over many runs, instead of a scan of the run's inputs and
     outputs. ``run`` and the statements are in N-Triples form, after last-wins.
     """
-    inputs, outputs = [], []
+    inputs, outputs, starts = [], [], []
     facts: dict[str, dict[str, str]] = {}
     for s, p, o in statements:
         if s == run:
@@ -418,9 +424,12 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
                 inputs.append(o)
             elif p == HAS_OUTPUT:
                 outputs.append(o)
+            elif p == STARTED:
+                starts.append(o)
         elif p in _SUMMARISED:
             facts.setdefault(s, {})[p] = o
-    out: list[Statement] = []
+    # The run's start under a property only runs have: the newest runs without reading every cell's start.
+    out: list[Statement] = [(run, RUN_STARTED, starts[0])] if starts else []
     for node in sorted(set(inputs)):
         f = facts.get(node, {})
         if PARAMETER_NAME in f and HAS_VALUE in f:
@@ -503,24 +512,59 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
 
 
 def _checked_name(path: Path) -> Path:
-    """The journal's path, if its name is a run id."""
+    """The journal's path, if its name is a run id (``RUN-ID.nt``, or ``RUN-ID.nt.gz`` once ingested)."""
     path = Path(path)
-    if not vocab.RUN_ID.fullmatch(path.stem) or path.suffix != ".nt":
+    plain = plain_journal(path)
+    if not vocab.RUN_ID.fullmatch(plain.stem) or plain.suffix != ".nt":
         raise JournalRefused(path, f"{path}: not named as mlprov names journals (RUN-ID.nt, letters, digits, "
                                    "'.', '_' or '-'); give it back the name its run wrote")
     return path
 
 
+#: Keep ingested journals as plain text when this environment variable is set (not "", "0", "false", "no").
+KEEP_PLAIN_JOURNALS = "MLPROV_KEEP_PLAIN_JOURNALS"
+
+
+def plain_journal(path: Path) -> Path:
+    """``RUN.nt`` for ``RUN.nt`` or ``RUN.nt.gz``: the name the run's journal has while it is written."""
+    path = Path(path)
+    return path.with_name(path.name[:-3]) if path.name.endswith(".nt.gz") else path
+
+
+def compressed_journal(path: Path) -> Path:
+    """``RUN.nt.gz``: what an ingested journal is kept as, unless plain text is asked for."""
+    return plain_journal(path).with_name(plain_journal(path).name + ".gz")
+
+
+def journal_exists(path: Path) -> bool:
+    """Whether ``RUN.nt`` or ``RUN.nt.gz`` is there, as a file."""
+    return plain_journal(path).is_file() or compressed_journal(path).is_file()
+
+
+def read_journal(path: Path) -> bytes:
+    """A journal's bytes, ``RUN.nt`` or ``RUN.nt.gz`` named: the compressed part ingested
+    before, then the plain lines the kernel appended since (either may be absent)."""
+    plain, packed = plain_journal(path), compressed_journal(path)
+    data = gzip.decompress(packed.read_bytes()) if packed.is_file() else b""
+    if plain.is_file() or not packed.is_file():
+        data += plain.read_bytes()
+    return data
+
+
 def _journal_text(path: Path) -> str:
     """The journal's text; a journal that is not a readable UTF-8 file is refused."""
-    if not path.is_file():
+    packed = compressed_journal(path)
+    if not journal_exists(path):
         what = "a folder" if path.is_dir() else "not a regular file" if path.exists() else "no such file"
         raise JournalRefused(path, f"{path}: {what}, not a journal; name the .nt file a run wrote")
     try:
-        data = path.read_bytes()
+        data = read_journal(path)
     except OSError as error:
         raise JournalRefused(path, f"{path}: cannot read the journal ({error.strerror}); "
                                    "make it readable and run 'mlprov ingest' again") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise JournalRefused(path, f"{packed}: the compressed journal is damaged ({error}); restore it from a "
+                                   "backup, or remove it and its .ingested marker to keep only what the store holds") from None
     if not data or data.isspace():
         raise JournalRefused(path, f"{path}: the journal is empty, so it records no run; "
                                    "remove it, or ingest the journal the notebook wrote")
@@ -568,12 +612,12 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     does; the journal itself is never changed.
     """
     path = _checked_name(path)
-    run = vocab.run_iri(path.stem)
+    run = vocab.run_iri(plain_journal(path).stem)
     complete, _, cut = _journal_text(path).rpartition("\n")
     if cut:
         log.warning("%s: dropped a line cut off at the end: %.80s", path, cut)
     lines = complete.split("\n") if complete else []
-    values = _set_aside(path, run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
+    values = _set_aside(plain_journal(path), run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
     scan = _scan(path, lines, run)
     for value in values:
         try:
@@ -593,7 +637,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     derived = [_line(st) for st in finished.derived]
     count = len(set(lines).union(derived))
     body = "\n".join(lines + derived) + "\n"
-    return PreparedRun(path, run, vocab.bundle_iri(path.stem), body, count, finished.status)
+    return PreparedRun(path, run, vocab.bundle_iri(plain_journal(path).stem), body, count, finished.status)
 
 
 def _disk_full(error: OSError) -> bool:
@@ -628,6 +672,7 @@ def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
         quads = prepared.quads()
     with _storing(store, [prepared]):
         count = store.replace_graph(prepared.graph, quads)
+        run_summaries.refresh_runs(store, [prepared.run])  # before the journal is marked: a crash between re-ingests it
     return _recorded(prepared, count)
 
 
@@ -694,38 +739,54 @@ def ingest_journals(
             except JournalRefused as refusal:
                 done([refusal])
 
-    if not isinstance(store, Store):
-        for prepared in prepared_runs():
-            done([_write_one(store, prepared)])
-    else:
-        batch: list[PreparedRun] = []
-        size = 0
-        # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
-        # batch's parsing overlaps the other's sorting) while the next is read.
-        with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
-            pending: deque[Future] = deque()
-
-            def collect(keep: int = 0) -> None:
-                while len(pending) > keep:
-                    done(pending.popleft().result())
-
+    with run_summaries.deferred(store):  # the plans' summaries once, after the last run
+        if not isinstance(store, Store):
             for prepared in prepared_runs():
-                if prepared.has_blank_nodes or store.has_graph(prepared.graph):
-                    collect()
-                    done([_write_one(store, prepared)])
-                    continue
-                batch.append(prepared)
-                size += prepared.count
-                if size >= BULK_QUADS:
-                    collect(keep=WRITERS - 1)
-                    pending.append(writers.submit(_write_batch, store, batch, size))
-                    batch, size = [], 0
-            collect()
-        done(_write_batch(store, batch, size))
+                done([_write_one(store, prepared)])
+        else:
+            batch: list[PreparedRun] = []
+            size = 0
+            # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
+            # batch's parsing overlaps the other's sorting) while the next is read.
+            with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
+                pending: deque[Future] = deque()
+
+                def collect(keep: int = 0) -> None:
+                    while len(pending) > keep:
+                        done(pending.popleft().result())
+
+                for prepared in prepared_runs():
+                    if prepared.has_blank_nodes or store.has_graph(prepared.graph):
+                        collect()
+                        done([_write_one(store, prepared)])
+                        continue
+                    batch.append(prepared)
+                    size += prepared.count
+                    if size >= BULK_QUADS:
+                        collect(keep=WRITERS - 1)
+                        pending.append(writers.submit(_write_batch, store, batch, size))
+                        batch, size = [], 0
+                collect()
+            done(_write_batch(store, batch, size))
+    if isinstance(store, Store) and len(results) >= COMPACT_AFTER_RUNS:
+        _compact(store)  # after the summaries too: every file the import wrote
     stored = [results[p] for p in unique if p in results]
     if refused:
         raise JournalsRefused(stored, refused)
     return stored
+
+
+#: An ingest that stores at least this many runs into the embedded store compacts it afterwards.
+COMPACT_AFTER_RUNS = 1000
+
+
+def _compact(store: Store) -> None:
+    """RocksDB's files merged after a large import (``Store.optimize``): a smaller store, faster reads."""
+    log.info("compacting %s after a large import", store.location.display)
+    try:
+        store.inner.optimize()
+    except OSError as error:  # the runs are stored: a store left as the import wrote it is only bigger
+        log.warning("%s: the runs are stored, but the store could not be compacted (%s)", store.location.display, error)
 
 
 def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[IngestResult | JournalRefused]:
@@ -743,25 +804,91 @@ def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[Inge
 
 
 def _marker(path: Path) -> Path:
-    return path.with_suffix(".ingested")
+    return plain_journal(path).with_suffix(".ingested")
+
+
+def _keep_plain() -> bool:
+    return os.environ.get(KEEP_PLAIN_JOURNALS, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _mark_ingested(path: Path) -> None:
-    """Written only once the run is in the store; a marker cut short by a full disk is removed."""
+    """Written only once the run is in the store; a marker cut short by a full disk is removed.
+
+    The marker holds the journal's length in bytes (compressed part uncompressed, plus the
+    plain part). Unless plain text is asked for (``MLPROV_KEEP_PLAIN_JOURNALS``), the journal
+    is then compressed (:func:`_compress`).
+    """
     marker = _marker(path)
     try:
-        marker.write_text(str(path.stat().st_size), encoding="utf-8")
+        marker.write_text(str(_journal_length(path)), encoding="utf-8")
     except OSError:
         marker.unlink(missing_ok=True)
         raise
+    if not _keep_plain():
+        _compress(path)
+
+
+def _journal_length(path: Path) -> int:
+    """The journal's length uncompressed: the gzip trailer's size (mod 2**32) and the plain file's."""
+    plain, packed = plain_journal(path), compressed_journal(path)
+    length = plain.stat().st_size if plain.is_file() else 0
+    if packed.is_file():
+        with open(packed, "rb") as stream:
+            stream.seek(-4, os.SEEK_END)
+            length += int.from_bytes(stream.read(4), "little")
+    return length
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _compress(path: Path) -> None:
+    """``RUN.nt`` appended to ``RUN.nt.gz``, then removed: the whole journal in one gzip member.
+
+    The plain file is held under the lock capture takes for each append (``capture.append_locked``),
+    so no line written meanwhile is lost; the gzip file is written to a temporary name, synced
+    and renamed before the plain file goes. A crash between the rename and the removal leaves
+    lines in both, which ingest reads twice to the same graph (a journal is a set of statements,
+    the last value winning), and the next ingest compresses again. A failure leaves the plain
+    journal as it was, with a warning.
+    """
+    import fcntl
+
+    plain, packed = plain_journal(path), compressed_journal(path)
+    if not plain.is_file():
+        return
+    temporary = packed.with_name(packed.name + ".tmp")
+    try:
+        with open(plain, "rb") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)  # released when closed, after the removal
+            data = (gzip.decompress(packed.read_bytes()) if packed.is_file() else b"") + held.read()
+            with open(temporary, "wb") as out:
+                out.write(gzip.compress(data, compresslevel=6, mtime=0))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, packed)
+            _fsync_dir(packed.parent)
+            plain.unlink()
+            _fsync_dir(plain.parent)
+    except (OSError, EOFError, zlib.error) as error:
+        temporary.unlink(missing_ok=True)
+        log.warning("%s: kept as plain text, could not compress it (%s)", plain, getattr(error, "strerror", None) or error)
 
 
 def pending_journals(journal_dir: Path) -> list[Path]:
-    """Journals that are new or have grown since they were last ingested."""
+    """Journals that are new or have grown since they were last ingested: each ``RUN.nt``
+    (or ``RUN.nt.gz`` where no plain part is left) whose marker is missing or older."""
     pending = []
-    for path in sorted(Path(journal_dir).glob("*.nt")):
+    found = {plain_journal(p) for pattern in ("*.nt", "*.nt.gz") for p in Path(journal_dir).glob(pattern)}
+    for plain in sorted(found):
+        path = plain if plain.is_file() else compressed_journal(plain)
         marker = _marker(path)
-        if not marker.exists() or marker.read_text(encoding="utf-8").strip() != str(path.stat().st_size):
+        if not marker.exists() or marker.read_text(encoding="utf-8").strip() != str(_journal_length(path)):
             pending.append(path)
     return pending
 

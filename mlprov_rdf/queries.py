@@ -66,10 +66,11 @@ import json
 import logging
 import math
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
@@ -304,8 +305,34 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
     return title, " ".join(s for s in description if s).strip(), tuple(built)
 
 
+#: Queries read from files, by (path, in_library): the file's signature when it was read, and the query.
+_LOADED: dict[tuple[Path, bool], tuple[tuple[int, ...], CannedQuery]] = {}
+#: A file changed less than this long ago is read again: a change within the file system's
+#: timestamp granularity leaves its size and time as they were (git's "racily clean" files).
+_SETTLED_NS = 2_000_000_000
+
+
 def load_file(path: Path, *, in_library: bool = False) -> CannedQuery:
-    """One query from a ``.rq`` file; a file without a header gets its stem as title."""
+    """One query from a ``.rq`` file; a file without a header gets its stem as title.
+
+    Reading and checking a header costs far more than a query about one run, so a query is
+    kept until its file changes (its inode, size, modification and change times).
+    """
+    try:
+        st = path.stat()
+    except OSError as error:
+        raise UserError(f"query {path}: cannot read: {error.strerror or error}") from None
+    signature = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    kept = _LOADED.get((path, in_library))
+    if kept is not None and kept[0] == signature:
+        return kept[1]
+    query = _read_file(path, in_library=in_library)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _SETTLED_NS:
+        _LOADED[(path, in_library)] = (signature, query)
+    return query
+
+
+def _read_file(path: Path, *, in_library: bool) -> CannedQuery:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -334,8 +361,21 @@ def load_library() -> dict[str, CannedQuery]:
     return library
 
 
+def _library_file(name: str) -> Path | None:
+    """The library's file for ``name``, found with one ``stat`` (no listing of the folder)."""
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None
+    path = queries_dir() / f"{name}.rq"
+    try:
+        return path if path.is_file() else None
+    except OSError:  # a name too long for a file
+        return None
+
+
 def resolve(spec: str) -> CannedQuery:
     """A library name, a path to a ``.rq`` file, or literal SPARQL text, in that order."""
+    if (path := _library_file(spec)) is not None:
+        return load_file(path, in_library=True)
     library = load_library()
     if spec in library:
         return library[spec]
@@ -497,6 +537,10 @@ def _text(value: object) -> str:
     return str(value)
 
 
+#: A run id as capture mints it (UTC start, 8 hex digits), taken for the run where an IRI is asked.
+_MINTED_RUN_ID = re.compile(r"\d{8}T\d{6}-[0-9a-f]{8}")
+
+
 def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
     """One raw value (command-line text, or a Python value) as the RDF term its type asks for."""
     if param.type == "list":
@@ -504,6 +548,8 @@ def convert(param: QueryParam, raw: object) -> ox.NamedNode | ox.Literal:
     raw = raw if isinstance(raw, str) else _text(raw)
     value = raw.strip()
     if param.type == "iri":
+        if _MINTED_RUN_ID.fullmatch(value):  # a bare run id, as 'mlprov runs' shows it: no IRI looks like one
+            value = vocab.run_iri(value)
         if not _IRI.match(value):
             hint = f", such as {param.example}" if param.example else ""
             raise UserError(
@@ -760,10 +806,12 @@ def run_stoppable(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     allow_service: bool = False,
+    session: "stoppable_query.QuerySession | None" = None,
 ) -> QueryResult:
     """Bind the parameters and run the query in a child process with the store open there,
     stopped after ``timeout_s`` seconds (a :class:`~mlprov_rdf.errors.QueryTimeout`) or on
-    Ctrl-C; the store is not held once this returns or raises.
+    Ctrl-C; the store is not held once this returns or raises, unless a ``session`` keeps
+    it open for the next query.
 
     When the answer is empty, one ASK per IRI, measure or result parameter says whether
     the store holds that value: a required one it lacks is a UserError, an optional one
@@ -780,13 +828,8 @@ def run_stoppable(
     }
     log.debug("query %s with %s, at most %g s", query.label, {k: str(v) for k, v in substitutions.items()}, timeout_s)
 
-    def job(store: "Store | RemoteStore") -> bytes:
-        with _as_user_errors(query):
-            kind, payload, empty = _encode(store.query(text, substitutions))
-            absent = [name for name, ask in presence.items() if empty and not bool(store.query(ask))]
-        return json.dumps({"kind": kind, "absent": absent}).encode("utf-8") + b"\n" + payload
-
-    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label)
+    job = partial(_answered, query, text, substitutions, presence)
+    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label, session=session)
     header, _, payload = answer.partition(b"\n")
     meta = json.loads(header)
     result = _decode(meta["kind"], payload, substitutions)
@@ -798,6 +841,15 @@ def run_stoppable(
         log.info("query %s: %s", query.label, note)
     result.notes.extend(missing)
     return result
+
+
+def _answered(query: CannedQuery, text: str, substitutions: dict, presence: dict[str, str],
+              store: "Store | RemoteStore") -> bytes:
+    """The query's answer as bytes, in the query's process, with which values the store lacks."""
+    with _as_user_errors(query):
+        kind, payload, empty = _encode(store.query(text, substitutions))
+        absent = [name for name, ask in presence.items() if empty and not bool(store.query(ask))]
+    return json.dumps({"kind": kind, "absent": absent}).encode("utf-8") + b"\n" + payload
 
 
 def run_serialized(
@@ -1060,6 +1112,26 @@ def to_sparql_json(result: QueryResult) -> str:
     return json.dumps(document, ensure_ascii=False, indent=1)
 
 
+def to_jsonl(result: QueryResult) -> str:
+    """One flat JSON object a row (JSON Lines), for ``jq``: column → value, numbers and
+    booleans as JSON's, IRIs and other literals as their text, unbound as null."""
+    if result.triples is not None:
+        raise UserError("a CONSTRUCT or DESCRIBE query returns a graph, not results; ask for table or CSV output instead")
+    if result.boolean is not None:
+        return json.dumps({"boolean": result.boolean})
+    lines = []
+    for row in result.rows:
+        record = {}
+        for name, term in zip(result.columns, row):
+            value = None if term is None or isinstance(term, ox.Literal) and term.datatype.value in _DATETIME_TYPES \
+                else python_value(term)
+            if isinstance(value, float) and not math.isfinite(value):
+                value = term.value  # NaN and the infinities are not JSON numbers
+            record[name] = term.value if value is None and term is not None else value
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines)
+
+
 def python_value(term: Term | None):
     """A plain Python value: numbers as numbers, dates as timestamps, IRIs as strings."""
     if term is None:
@@ -1087,6 +1159,11 @@ def python_value(term: Term | None):
     return term.value
 
 
+def _missing(value: object) -> bool:
+    """What pandas counts as missing among :func:`python_value`'s values: None and NaN."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def to_dataframe(result: QueryResult) -> "pandas.DataFrame":
     """A pandas DataFrame of Python values, one column per variable."""
     import pandas as pd
@@ -1095,9 +1172,9 @@ def to_dataframe(result: QueryResult) -> "pandas.DataFrame":
         return pd.DataFrame({"boolean": [result.boolean]})
     records = [tuple(python_value(term) for term in row) for row in result.rows]
     frame = pd.DataFrame.from_records(records, columns=list(result.columns))
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if len(values) and all(isinstance(v, pd.Timestamp) for v in values):
+    for i, column in enumerate(result.columns):  # read from the records: a Series per column costs more than the query
+        values = [row[i] for row in records if not _missing(row[i])]
+        if values and all(isinstance(v, pd.Timestamp) for v in values):
             try:
                 frame[column] = pd.to_datetime(frame[column], utc=True)
             except (ValueError, TypeError):

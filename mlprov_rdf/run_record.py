@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 _TYPE = vocab.RDF + "type"
 _LABEL = vocab.RDFS + "label"
 
-_PLAN = f"""
+PLAN_FACTS = f"""
 PREFIX prov: <{vocab.PROV}>
 PREFIX dcterms: <{vocab.DCTERMS}>
 SELECT ?plan ?title ?origin ?origin_title
@@ -46,7 +46,7 @@ WHERE {{
 """
 
 # One row per check of every reproduction the run takes part in, as the original or the new run.
-_REPRODUCTIONS = f"""
+REPRODUCTIONS = f"""
 PREFIX prov: <{vocab.PROV}>
 PREFIX mlprov: <{vocab.MLPROV}>
 SELECT ?run ?activity ?role ?other ?verdict ?tolerance ?started ?check ?name ?check_verdict ?original ?new ?comment
@@ -154,6 +154,32 @@ class Entity:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """What a cell or a run used (``cell_resources``): CPU seconds, peak bytes."""
+
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = None
+    peak_memory: int | None = None  # this cell's peak, or the highest of the run's cells
+    process_peak_memory: int | None = None  # where only the kernel's lifetime peak was known
+    peak_gpu_memory: int | None = None
+
+    @property
+    def cpu_s(self) -> float | None:
+        return None if self.cpu_user_s is None else self.cpu_user_s + (self.cpu_system_s or 0.0)
+
+    def __bool__(self) -> bool:
+        return self.cpu_user_s is not None or self.peak_memory is not None or self.process_peak_memory is not None
+
+
+def _usage(graph: "_Graph", iri: str) -> Usage:
+    def number(name: str) -> Any:
+        return graph.one(iri, vocab.MLPROV + name)
+
+    return Usage(number("cpuUserTime"), number("cpuSystemTime"), number("peakMemory"), number("processPeakMemory"),
+                 number("peakGpuMemory"))
+
+
+@dataclass(frozen=True)
 class Cell:
     order: int | None
     iri: str
@@ -166,6 +192,7 @@ class Cell:
     code: str | None
     code_truncated: bool  # the code is a preview; the full text is in a file beside the journal
     error: str | None
+    usage: Usage = Usage()
 
     @property
     def added(self) -> bool:
@@ -240,6 +267,7 @@ class RunRecord:
     entities: list[Entity]  # in kind order: data, models, files, inputs
     cells: list[Cell]
     verdicts: list[Verdict]
+    usage: Usage = Usage()
 
     @property
     def run_id(self) -> str | None:
@@ -303,9 +331,11 @@ class _Graph:
             if predicate == _TYPE:
                 self.types[subject].add(obj.value)
                 continue
-            self.props[subject][predicate].append(term_value(obj))
-            if isinstance(obj, ox.NamedNode):
+            if isinstance(obj, ox.NamedNode):  # half the objects: their value is the IRI, no conversion
+                self.props[subject][predicate].append(obj.value)
                 self.inverse[(predicate, obj.value)].append(subject)
+            else:
+                self.props[subject][predicate].append(term_value(obj))
 
     def one(self, subject: str, predicate: str) -> Any:
         values = self.props.get(subject, {}).get(predicate)
@@ -366,6 +396,7 @@ def read_run_record(store: "Store | RemoteStore", run: str) -> RunRecord:
         entities=_entities(graph, run),
         cells=_cells(graph, run),
         verdicts=_verdicts(store, run),
+        usage=_usage(graph, run),
     )
 
 
@@ -373,7 +404,7 @@ def _plan_facts(store: "Store | RemoteStore", plan: str | None) -> tuple[str | N
     if not plan:
         return None, []
     title, derived = None, {}
-    for row in store.query(_PLAN, {"plan": ox.NamedNode(plan)}):
+    for row in store.query(PLAN_FACTS, {"plan": ox.NamedNode(plan)}):
         if row["title"] is not None:
             title = row["title"].value
         if row["origin"] is not None:
@@ -528,13 +559,14 @@ def _cells(graph: _Graph, run: str) -> list[Cell]:
             code=graph.one(iri, vocab.MLPROV + "sourceCode"),
             code_truncated=graph.one(iri, vocab.MLPROV + "valueFile") is not None,
             error=graph.one(iri, vocab.MLPROV + "error"),
+            usage=_usage(graph, iri),
         ))
     return sorted(cells, key=lambda c: (c.order is None, c.order or 0, c.iri))
 
 
 def _verdicts(store: "Store | RemoteStore", run: str) -> list[Verdict]:
     verdicts: dict[str, Verdict] = {}
-    for row in store.query(_REPRODUCTIONS, {"run": ox.NamedNode(run)}):
+    for row in store.query(REPRODUCTIONS, {"run": ox.NamedNode(run)}):
         get = {name: (term_value(row[name]) if row[name] is not None else None)
                for name in ("activity", "role", "other", "verdict", "tolerance", "started", "check", "name",
                             "check_verdict", "original", "new", "comment")}

@@ -12,6 +12,12 @@ waiting for another process's lock is the store's own wait, not the query's time
 Forking costs about a millisecond, and the parent never opens the embedded store, so the
 child holds the only handle. A server store (``--store URL``) takes the same path: killing
 the child closes the HTTP connection, which bounds the request on the client side.
+
+Opening the embedded store costs 10 ms or more, far more than a query about one run. A
+:class:`QuerySession` (the Python API's, the web app's) keeps one child for many queries:
+it opens the store once and keeps it open while queries come, closing it when none has
+come for ``idle_s`` or as soon as a writer waits for the store (``store.writer_waiting``),
+and opening it again for the next query. Its jobs are sent to it pickled.
 """
 
 from __future__ import annotations
@@ -19,22 +25,25 @@ from __future__ import annotations
 import logging
 import math
 import os
+import pickle
 import select
 import signal
+import struct
 import sys
+import threading
 import time
 import traceback
-from typing import Callable
+from contextlib import ExitStack
+from functools import partial
+from typing import Any, Callable
 
 from . import errors
-from .errors import QueryTimeout, UserError
-from .store import RemoteStore, Store, StoreLocation, open_store
+from .errors import DEFAULT_TIMEOUT_S, QueryTimeout, UserError
+from .store import RemoteStore, Store, StoreLocation, open_store, writer_waiting
 
 log = logging.getLogger(__name__)
 
-#: Seconds a query may run when no limit is given: well below the two minutes a writer
-#: waits for the embedded store, so a reader never makes a writer give up.
-DEFAULT_TIMEOUT_S = 60.0
+__all__ = ["DEFAULT_TIMEOUT_S", "QuerySession", "check_timeout", "read_in_child", "run_in_child"]
 
 _OPENED = b"O"  # the child has the store open: the query's time starts
 _ANSWER = b"A"  # then the answer's bytes
@@ -58,13 +67,17 @@ def run_in_child(
     *,
     timeout_s: float,
     label: str,
+    session: "QuerySession | None" = None,
 ) -> bytes:
     """What ``job(store)`` returns, computed in a child process that is killed at the deadline.
 
     ``job`` runs in the child with the store open; a UserError or SyntaxError it raises
-    comes back as the same error here. ``label`` names the query in messages.
+    comes back as the same error here. ``label`` names the query in messages. With a
+    ``session`` (of the same store) the job runs in the session's child: it must pickle.
     """
     timeout_s = check_timeout(timeout_s)
+    if session is not None:
+        return session.run(job, timeout_s=timeout_s, label=label)
     if not hasattr(os, "fork"):  # no fork (Windows): run here, unstoppable
         with open_store(location, create=False, read_only=True) as store:
             return job(store)
@@ -92,16 +105,167 @@ def _child(location: StoreLocation, job: Callable[[Store | RemoteStore], bytes],
             _write_all(write_fd, _OPENED)
             answer = job(store)
         _write_all(write_fd, _ANSWER + answer)
-    except UserError as error:
-        _write_all(write_fd, _FAILED + f"{type(error).__name__}\n{error}".encode("utf-8", "replace"))
-    except SyntaxError as error:
-        _write_all(write_fd, _FAILED + f"SyntaxError\n{error}".encode("utf-8", "replace"))
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
-        log.debug("query process failed:\n%s", traceback.format_exc())
-        _write_all(write_fd, _FAILED + f"{type(error).__name__}\n{error}".encode("utf-8", "replace"))
-        code = 1
+        _write_all(write_fd, _failure(error))
+        code = 0 if isinstance(error, (UserError, SyntaxError)) else 1
     finally:
         os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+
+def read_in_child(location: StoreLocation, read: Callable[..., Any], *args: Any, timeout_s: float, label: str,
+                  session: "QuerySession | None" = None) -> Any:
+    """``read(store, *args)`` computed as :func:`run_in_child` computes a job, its value pickled back."""
+    return pickle.loads(run_in_child(location, partial(_pickled, read, args), timeout_s=timeout_s, label=label,
+                                     session=session))
+
+
+def _pickled(read: Callable[..., Any], args: tuple, store: Store | RemoteStore) -> bytes:
+    return pickle.dumps(read(store, *args))
+
+
+class QuerySession:
+    """One child process that answers many jobs with the store kept open between them.
+
+    Thread-safe (one job at a time). A job that passes its deadline, or a Ctrl-C, kills the
+    child, as :func:`run_in_child` does; the next job starts a new one. ``close`` ends it.
+    """
+
+    def __init__(self, location: StoreLocation, *, idle_s: float = 0.5, wait_s: float = 120.0):
+        self.location = location
+        self.idle_s = idle_s
+        self.wait_s = wait_s  # how long the child waits for a store a writer holds
+        self._pid: int | None = None
+        self._requests = self._answers = -1
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "QuerySession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def run(self, job: Callable[[Store | RemoteStore], bytes], *, timeout_s: float, label: str) -> bytes:
+        request = pickle.dumps(job)
+        with self._lock:
+            if self._pid is None or not _alive(self._pid):
+                self._start()
+            try:
+                _write_all(self._requests, struct.pack(">Q", len(request)) + request)
+                message = _read_message(self._pid, self._answers, timeout_s, label, framed=True)
+            except BaseException:
+                self._stop()  # killed at the deadline or on Ctrl-C, or gone: the next job starts another
+                raise
+            if not message:  # the child died without an answer
+                status = self._stop()
+                return _answer(message, status, label)
+        return _answer(message, 0, label)
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _start(self) -> None:
+        self._stop()
+        requests_read, requests_write = os.pipe()
+        answers_read, answers_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(requests_write)
+            os.close(answers_read)
+            _session_child(self.location, requests_read, answers_write, self.idle_s, self.wait_s)
+        os.close(requests_read)
+        os.close(answers_write)
+        self._pid, self._requests, self._answers = pid, requests_write, answers_read
+
+    def _stop(self) -> int:
+        if self._pid is None:
+            return 0
+        _kill(self._pid)
+        os.close(self._requests)
+        os.close(self._answers)
+        try:
+            status = os.waitpid(self._pid, 0)[1]  # reaped: its lock is released by now
+        except ChildProcessError:
+            status = 0  # reaped already, by _alive
+        self._pid = None
+        return status
+
+
+def _alive(pid: int) -> bool:
+    return os.waitpid(pid, os.WNOHANG) == (0, 0)
+
+
+def _session_child(location: StoreLocation, requests_fd: int, answers_fd: int, idle_s: float, wait_s: float) -> None:
+    """Answer framed, pickled jobs until the parent closes the pipe; the store stays open
+    between jobs until ``idle_s`` pass without one or a writer waits for it."""
+    code = 0
+    opened = ExitStack()
+    store = None
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
+        _die_with_parent()
+        poller = select.poll()
+        poller.register(requests_fd, select.POLLIN | select.POLLHUP)
+        last = time.monotonic()
+        while True:
+            if store is not None and (time.monotonic() - last > idle_s or writer_waiting(location)):
+                opened.close()
+                store = None
+            if not poller.poll(50 if store is not None else None):
+                continue
+            header = _read_exactly(requests_fd, 8)
+            if header is None:
+                break  # the parent closed the session
+            job = pickle.loads(_read_exactly(requests_fd, struct.unpack(">Q", header)[0]) or b"")
+            if store is not None and writer_waiting(location):
+                opened.close()
+                store = None
+            try:
+                if store is None:
+                    store = opened.enter_context(open_store(location, create=False, read_only=True, wait_s=wait_s))
+                _write_all(answers_fd, _OPENED)
+                _write_frame(answers_fd, _ANSWER + job(store))
+            except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
+                opened.close()  # a failing store is opened afresh for the next job
+                store = None
+                _write_frame(answers_fd, _failure(error))
+            last = time.monotonic()
+    except BaseException:  # noqa: BLE001
+        log.debug("query session process failed:\n%s", traceback.format_exc())
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _failure(error: BaseException) -> bytes:
+    """How a job's error travels to the parent: the kind, a newline, the message."""
+    if isinstance(error, UserError):
+        try:  # the error itself, subclass and attributes (a RunNotFound's 404) included
+            return _FAILED + b"pickle\n" + pickle.dumps(error)
+        except Exception:  # noqa: BLE001 - an error that does not pickle travels as its text
+            kind = type(error).__name__
+    elif isinstance(error, SyntaxError):
+        kind = "SyntaxError"
+    else:
+        log.debug("query process failed:\n%s", traceback.format_exc())
+        kind = type(error).__name__
+    return _FAILED + f"{kind}\n{error}".encode("utf-8", "replace")
+
+
+def _write_frame(fd: int, data: bytes) -> None:
+    _write_all(fd, struct.pack(">Q", len(data)) + data)
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    """``n`` bytes, or None at the end of the pipe."""
+    chunks, got = [], 0
+    while got < n:
+        data = os.read(fd, min(n - got, 1 << 20))
+        if not data:
+            return None
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
 
 
 def _die_with_parent() -> None:
@@ -122,9 +286,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _read_message(pid: int, read_fd: int, timeout_s: float, label: str) -> bytes:
-    """All the child writes; the child is killed when its query passes the deadline."""
+def _read_message(pid: int, read_fd: int, timeout_s: float, label: str, *, framed: bool = False) -> bytes:
+    """All the child writes (``framed``: its one length-prefixed answer, or b"" if it died
+    first); the child is killed when its query passes the deadline."""
     chunks: list[bytes] = []
+    size, expected = 0, None
     opened = False
     deadline = math.inf
     poller = select.poll()
@@ -150,10 +316,15 @@ def _read_message(pid: int, read_fd: int, timeout_s: float, label: str) -> bytes
                 deadline = time.monotonic() + timeout_s
                 data = data[len(_OPENED):] if data.startswith(_OPENED) else data
             chunks.append(data)
+            size += len(data)
+            if framed and expected is None and size >= 8:
+                expected = 8 + struct.unpack(">Q", b"".join(chunks)[:8])[0]
+            if expected is not None and size >= expected:
+                return b"".join(chunks)[8:]
     except KeyboardInterrupt:
         _kill(pid)
         raise
-    return b"".join(chunks)
+    return b"" if framed else b"".join(chunks)
 
 
 def _answer(message: bytes, status: int, label: str) -> bytes:
@@ -161,7 +332,10 @@ def _answer(message: bytes, status: int, label: str) -> bytes:
     if message.startswith(_ANSWER):
         return message[len(_ANSWER):]
     if message.startswith(_FAILED):
-        kind, _, text = message[len(_FAILED):].decode("utf-8", "replace").partition("\n")
+        kind_bytes, _, rest = message[len(_FAILED):].partition(b"\n")
+        kind, text = kind_bytes.decode("utf-8", "replace"), rest.decode("utf-8", "replace")
+        if kind == "pickle":
+            raise pickle.loads(rest)
         if kind == "SyntaxError":
             raise SyntaxError(text)
         error_type = getattr(errors, kind, None)

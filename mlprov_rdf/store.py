@@ -407,6 +407,13 @@ class RemoteStore:
         media = ctype.split(";")[0].strip().lower()
         if media == "application/sparql-results+json":
             if self.dialect is not None:
+                exact = self.dialect.exact_query(text, _tokens(text), data)
+                if exact is not None:  # asked again for every digit of its doubles (see virtuoso.py)
+                    try:
+                        return self.query(exact)
+                    except (UserError, SyntaxError) as error:
+                        log.warning("%s: doubles in this answer keep 6 digits: Virtuoso failed the query "
+                                    "asking for all of them (%s)", self.location.display, error)
                 data = self.dialect.results(data, self._last_headers.get("X-SPARQL-MaxRows"))
             return ox.parse_query_results(data, format=ox.QueryResultsFormat.JSON)
         formats = {
@@ -849,6 +856,40 @@ def _lock(location: StoreLocation, *, exclusive: bool) -> _Held:
     return held
 
 
+def _waiting_file(location: StoreLocation) -> Path:
+    return location.home / "writer-waiting"
+
+
+def _announce_waiting(location: StoreLocation) -> int | None:
+    """A shared ``flock`` on ``writer-waiting`` while a writer waits for the store (writers share it)."""
+    try:
+        fd = os.open(_waiting_file(location), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None  # a folder this process cannot write: it cannot write the store either
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _end_waiting(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # releases the flock
+
+
+def writer_waiting(location: StoreLocation) -> bool:
+    """Whether a writer waits for the store now: a reader that keeps it open should close it."""
+    try:
+        fd = os.open(_waiting_file(location), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def _unlock(db: Path, held: _Held) -> None:
     held.opens -= 1
     if held.opens == 0:
@@ -922,12 +963,16 @@ def open_store(
     writable = not read_only
     deadline = time.monotonic() + wait_s
     delay = 0.05
+    waiting: int | None = None  # a writer that waits says so: a reader that keeps the store open then lets go
     while True:
         try:
+            if not writable and writer_waiting(location):
+                raise _Locked()  # a writer waits for the readers before us: we wait for it
             inner, held = _open_database(location, writable=writable, create=create and writable)
             break
         except _Locked:
-            pass
+            if writable and waiting is None:
+                waiting = _announce_waiting(location)
         except OSError as error:
             if not _is_lock_error(error):
                 raise _store_error(location, error, writing=writable) from None
@@ -936,12 +981,14 @@ def open_store(
                 raise
             raise _store_error(location, error, writing=writable) from None
         if time.monotonic() > deadline:
+            _end_waiting(waiting)
             raise StoreBusy(
                 f"{db}: another process has held the store for {wait_s:.0f} s; try again when it has finished"
             ) from None
         log.debug("store busy, retrying in %.2f s", delay)
         time.sleep(delay + random.uniform(0, delay))
         delay = min(delay * 2, 1.0)
+    _end_waiting(waiting)
     store = Store(location, inner, read_only=read_only)
     del inner
     try:

@@ -23,7 +23,7 @@ PLAN = ox.NamedNode(vocab.PPLAN + "Plan")
 STATUS = ox.NamedNode(vocab.MLPROV + "status")
 #: The named graph of each reproduction (see reproduce.py).
 REPRODUCTION_BASE = "urn:mlprov:reproduction:"
-KINDS = ("plans", "runs", "reproductions", "inferred", "ontology", "other")
+KINDS = ("plans", "runs", "reproductions", "inferred", "summaries", "ontology", "other")
 
 
 @dataclass
@@ -62,6 +62,8 @@ def _kind(graph: str, plans: set[str]) -> str:
         return "inferred"
     if graph == vocab.ONTOLOGY_GRAPH:
         return "ontology"
+    if graph.startswith("urn:mlprov:summary:"):
+        return "summaries"
     return "other"
 
 

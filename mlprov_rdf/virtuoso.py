@@ -12,6 +12,9 @@ Virtuoso 7.2.5 (Debian 12's ``virtuoso-opensource``):
   ``"1"^^xsd:boolean`` becomes ``true``, and numbers and times take the lexical form
   Oxigraph gives them (``"1.0"^^xsd:double`` is ``"1"``, ``.384560Z`` is ``.38456Z``).
   ``"x"^^xsd:string`` and ``"x"`` are one pyoxigraph term already.
+- Virtuoso writes a double with 6 significant digits in every answer but Turtle's: a
+  ``SELECT`` whose answer holds one is asked again with ``bif:sprintf('%.17g')`` of each
+  such column, and those digits replace the 6 (:meth:`VirtuosoDialect.exact_query`).
 - A result cut at ``ResultSetMaxRows`` is an error that says so, not a short answer.
 - A refused update (the ``SPARQL`` user lacks ``SPARQL_UPDATE``) is one line naming the grant.
 - A graph goes in with ``define sql:big-data-const 1`` and ``INSERT DATA`` operations
@@ -32,7 +35,7 @@ import struct
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -51,6 +54,8 @@ REQUEST_BYTES = 4_000_000
 HIDDEN = "urn:mlprov:staged:"
 _BIG_DATA = "define sql:big-data-const 1\n"
 _ASK_COLUMN = "__ask_retval"
+#: What the column with the exact digits of column ``?v`` is named: ``?__exact_v``.
+_EXACT = "__exact_"
 #: Fractional seconds with trailing zeros, which Oxigraph drops (``.384560`` -> ``.38456``).
 _SECONDS_ZEROS = re.compile(r"(?<=:\d\d)(\.\d*?0+)(?=Z|[+-]\d\d:\d\d|$)")
 _INTEGERS = {XSD + t for t in ("integer", "int", "long", "short", "byte", "nonNegativeInteger",
@@ -92,23 +97,59 @@ class VirtuosoDialect:
 
     @staticmethod
     def graph_query(graph: ox.NamedNode) -> str:
-        """A graph's triples with exact numbers: Virtuoso writes a double in its answers
-        with 6 significant digits, but ``sprintf('%.17g')`` gives every digit."""
-        return (
-            f"SELECT ?s ?p ?o (IF(DATATYPE(?o) IN (<{XSD}double>, <{XSD}float>), bif:sprintf('%.17g', ?o), '') AS ?exact) "
-            f"WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
-        )
+        """A graph's triples with exact numbers (see :func:`_exact`), asked once."""
+        return f"SELECT ?s ?p ?o ({_exact('?o')} AS ?{_EXACT}o) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"
+
+    @staticmethod
+    def exact_query(text: str, tokens: Iterable[tuple[str, int, str]], data: bytes) -> str | None:
+        """The query to ask again when its SPARQL JSON answer ``data`` holds a double or
+        float (6 digits only, see :func:`_exact`): it also projects, for each column
+        ``?v`` that held one, ``?__exact_v`` with every digit, which :meth:`results` puts
+        back in ``?v``.
+        None when the answer has none, already has every digit, or the query is not a
+        SELECT naming its columns. Only such answers are asked twice: the extra columns
+        trip Virtuoso's compiler in some queries. ``tokens`` are the query's (kind,
+        position, text), comments, strings and IRIs left out.
+        """
+        doc = json.loads(data)
+        if any(v.startswith(_EXACT) for v in doc.get("head", {}).get("vars", [])):
+            return None
+        inexact = {name for row in doc.get("results", {}).get("bindings", []) for name, term in row.items()
+                   if term.get("datatype") in (XSD + "double", XSD + "float")}
+        if not inexact:
+            return None
+        columns: list[tuple[str, str]] = []  # (variable, the expression it projects)
+        depth, start, form = 0, None, None
+        for kind, position, value in tokens:
+            if form is None:
+                if kind == "word" and value not in ("PREFIX", "BASE") and not value.endswith(":"):
+                    form = value
+                    if form != "SELECT":
+                        return None
+                continue
+            if kind == "(":
+                depth += 1
+                if depth == 1:
+                    start = position + 1
+            elif kind == ")":
+                depth -= 1
+            elif kind == "*" and depth == 0:
+                return None
+            elif kind == "word" and depth == 1 and value == "AS":
+                expression, start = text[start:position], None
+            elif kind == "var" and depth == 1 and start is None:
+                columns.append((value, expression))
+            elif kind == "var" and depth == 0:
+                columns.append((value, "?" + value))
+            elif depth == 0 and (kind == "{" or (kind == "word" and value in ("WHERE", "FROM"))):
+                extra = " ".join(f"({_exact(e)} AS ?{_EXACT}{v})" for v, e in columns if v in inexact)
+                return f"{text[:position]}{extra} {text[position:]}"
+        return None
 
     @staticmethod
     def graph_triples(rows) -> list[ox.Triple]:
-        """The answer to :meth:`graph_query` as triples, each double and float exact."""
-        triples = []
-        for row in rows:
-            o, exact = row["o"], row["exact"]
-            if exact is not None and exact.value and isinstance(o, ox.Literal):
-                o = ox.Literal(canonical(exact.value, o.datatype.value), datatype=o.datatype)
-            triples.append(ox.Triple(row["s"], row["p"], o))
-        return triples
+        """The answer to :meth:`graph_query` as triples (:meth:`results` made each double exact)."""
+        return [ox.Triple(row["s"], row["p"], row["o"]) for row in rows]
 
     def learn_max_rows(self, rows) -> None:
         """Keep ``ResultSetMaxRows`` from the answer to :attr:`MAX_ROWS_QUERY`."""
@@ -134,6 +175,11 @@ class VirtuosoDialect:
         for row in bindings:
             for name, term in row.items():
                 row[name] = _json_term(term)
+            for name in [n for n in row if n.startswith(_EXACT)]:
+                exact, term = row.pop(name).get("value"), row.get(name[len(_EXACT):])
+                if exact and term is not None and term.get("datatype") in (XSD + "double", XSD + "float"):
+                    term["value"] = canonical(exact, term["datatype"])
+        variables = [v for v in variables if not v.startswith(_EXACT)]
         return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}}).encode()
 
     def triples(self, triples: list[ox.Triple]) -> list[ox.Triple]:
@@ -194,6 +240,14 @@ class VirtuosoDialect:
                 log.warning("%s: could not remove the staging graph %s: %s", self.where, staging.value, error)
             raise
         log.debug("%s: %d triples written to %s in stages", self.where, len(quads), graph.value)
+
+
+def _exact(expression: str) -> str:
+    """The digits of a double or float with nothing lost, else ``''``: Virtuoso writes a
+    double in its answers with 6 significant digits (openlink/virtuoso-opensource#1006),
+    but ``sprintf('%.17g')`` gives every digit."""
+    return (f"IF(DATATYPE({expression}) IN (<{XSD}double>, <{XSD}float>), "
+            f"bif:sprintf('%.17g', {expression}), '')")
 
 
 def _inserts(graph: ox.NamedNode, lines: list[str]) -> list[str]:

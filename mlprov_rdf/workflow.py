@@ -108,6 +108,7 @@ def run(
     on_cell: Callable[[int, int], None] | None = None,
     force: bool = False,
     overrides: Mapping[str, str] | None = None,
+    on_epoch: Callable[[int, int | None], None] | None = None,
 ) -> RunOutcome:
     """Execute a plan (generated first) or a notebook, then ingest its journal.
 
@@ -142,7 +143,8 @@ def run(
     from .execute import execute_notebook  # nbclient and jupyter_client: only running needs them
 
     execution = execute_notebook(
-        notebook, output, journal_dir=location.journal_dir, run_id=run_id, timeout_s=timeout_s, on_cell=on_cell
+        notebook, output, journal_dir=location.journal_dir, run_id=run_id, timeout_s=timeout_s, on_cell=on_cell,
+        on_epoch=on_epoch,
     )
     journal = location.journal_dir / f"{run_id}.nt"
     if not journal.exists() and execution.stop is not None:
@@ -174,7 +176,7 @@ def ingest_paths(
     for path in paths or [location.journal_dir]:
         path = Path(path)
         if path.is_dir():
-            if paths and not any(path.glob("*.nt")):
+            if paths and not any(path.glob("*.nt")) and not any(path.glob("*.nt.gz")):
                 raise UserError(f"{path}: a folder with no journal (*.nt) in it; name a journal (.nt), "
                                 "a journal folder or an executed notebook (.ipynb)")
             journals += ingest.pending_journals(path)
@@ -183,14 +185,14 @@ def ingest_paths(
             if not found:
                 raise UserError(f"{path}: this notebook recorded no run; was it executed after 'mlprov generate'?")
             journals += found
-        elif path.suffix == ".nt" and path.is_file():
+        elif path.name.endswith((".nt", ".nt.gz")) and ingest.journal_exists(path):
             journals.append(path)
         elif not paths:
             raise UserError(f"{path}: no journal folder here, so nothing to ingest; run a notebook first, "
                             "or name its journals or executed notebook")
         else:
             raise UserError(_not_ingestible(path))
-    missing = [j for j in journals if not j.is_file()]
+    missing = [j for j in journals if not ingest.journal_exists(j)]
     if missing:
         raise UserError(f"{missing[0]}: journal not found; was the notebook run on another machine?")
     if not journals:

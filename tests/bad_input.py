@@ -66,6 +66,11 @@ def store_graphs(home: Path) -> dict[str, int] | None:
     return counts
 
 
+def error_lines(stderr: str) -> list[str]:
+    """What a command said on stderr, without the progress lines `mlprov run` writes into a log."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("running: ")]
+
+
 def mlprov(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
            stdin: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """``mlprov ARGS`` in a subprocess with the test's environment."""
@@ -105,7 +110,7 @@ def refuse(
     files_before = _files(watched, skip)
     graphs_before = store_graphs(store) if store is not None else None
     done = mlprov(args, cwd=cwd, env=env, stdin=stdin, timeout=timeout)
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    lines = error_lines(done.stderr)
     shown = f"mlprov {' '.join(map(str, args))}\nexit {done.returncode}\nstderr:\n{done.stderr}\nstdout:\n{done.stdout}"
     assert done.returncode == 2, shown
     assert len(lines) == 1, shown

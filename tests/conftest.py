@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from mlprov_rdf.ingest import KEEP_PLAIN_JOURNALS
 from mlprov_rdf.plan import load
 from mlprov_rdf.scaffold import write_plan
 from mlprov_rdf.store import StoreLocation
@@ -14,6 +17,10 @@ from mlprov_rdf.tasks import all_tasks
 from mlprov_rdf.workflow import run
 
 pytest_plugins = ["tests.web_support"]
+
+# Generated notebooks name the 'mlprov' kernel where one is installed: kernels the user
+# registered (~/.local/share/jupyter) are hidden, so that notebooks come out as on a fresh machine.
+os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="mlprov-tests-jupyter-")
 
 TASK = "multiclass-classification"
 
@@ -37,7 +44,10 @@ def record_run(root: Path, **values) -> dict:
     """Execute an Iris plan in a real kernel into a store of its own under ``root``."""
     plan_file = make_plan(root / "iris.ttl", **values)
     location = StoreLocation(root / "store")
-    outcome = run(plan_file, location, output=root / "iris.ipynb")
+    # Its journal stays plain text: tests build other journals from it (``RUN.nt.gz`` is tested on its own).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(KEEP_PLAIN_JOURNALS, "1")
+        outcome = run(plan_file, location, output=root / "iris.ipynb")
     assert outcome.ok, outcome.error
     return {"plan_file": plan_file, "location": location, "outcome": outcome, "plan": load(plan_file).plan, "root": root}
 

@@ -57,7 +57,7 @@ def test_eight_runs_started_at_once_all_arrive_complete(tmp_path):
         assert "completed" in out
     location = StoreLocation(store)
     assert ingest.pending_journals(location.journal_dir) == []  # every journal went in
-    assert len(list(location.journal_dir.glob("*.nt"))) == RUNS
+    assert len(list(location.journal_dir.glob("*.nt.gz"))) == RUNS  # each compressed once ingested
     with open_store(location, create=False) as st:
         rows = [[t.value if t is not None else None for t in row] for row in st.query(CELLS)]
         planned = [

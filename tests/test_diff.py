@@ -34,12 +34,12 @@ def _store(runs) -> str:
     return str(runs["location"].home)
 
 
-def test_groups_follow_the_plan_steps_then_cells_without_a_step_then_the_environment(diff, runs):
+def test_groups_follow_the_plan_steps_then_cells_without_a_step_then_resources_then_the_environment(diff, runs):
     steps = [g for g in diff.groups if g.step]
     assert [g.position for g in steps] == list(range(1, 8))
     assert steps[0].title == "1. Set up" and steps[-1].title == "7. Evaluate the model"
     assert diff.groups[0].key == "run" and diff.groups[-1].key == "environment"
-    assert [g.key for g in diff.groups if not g.step][1:-1] == ["parameters", "added"]
+    assert [g.key for g in diff.groups if not g.step][1:-1] == ["parameters", "added", "usage"]
     assert diff.a.run == runs["a"] and diff.b.run == runs["b"]
     assert (diff.a.status, diff.b.status) == ("Completed", "Failed")
 
@@ -140,3 +140,16 @@ def test_an_unknown_run_is_one_line_and_exit_2(runs):
     assert garbage.exit_code == 2 and len(garbage.stderr.strip().splitlines()) == 1
     with open_store(runs["location"], create=False) as store, pytest.raises(UserError, match="not in the store"):
         diff_runs(store, runs["a"], "urn:mlprov:run:nope")
+
+
+def test_what_two_runs_used_is_shown_beside_and_never_counted_as_a_difference(executed_run):
+    from mlprov_rdf.diff import diff_runs
+    from mlprov_rdf.store import open_store
+
+    run = executed_run["outcome"].run
+    with open_store(executed_run["location"], read_only=True) as store:
+        diff = diff_runs(store, run, run)
+    used = diff.group("usage")
+    assert used is not None and {i.name for i in used.items} >= {"CPU s, user", "peak memory, bytes"}
+    assert all(i.same for i in used.items) and diff.identical
+    assert "Resources used" in diff.to_table() and "peak memory, bytes" in diff.to_table()

@@ -68,20 +68,31 @@ def _union(graphs) -> rdflib.Graph:
 @pytest.mark.parametrize("fmt", list(RDF_READERS))
 def test_rdf_exports_of_a_run_parse_back_to_the_stored_triples(stored, fmt, tmp_path):
     text = _export(stored, stored["run"], fmt, tmp_path)
+    # The stored triples, with the types the store leaves implied (an evaluation's prov:Entity) written out.
+    expected = {name: exporter.with_implied_types(rdflib.Graph() + graph) for name, graph in stored["graphs"].items()}
     if fmt in ("trig", "nquads"):
         dataset = rdflib.Dataset()
         dataset.parse(data=text, format=RDF_READERS[fmt])
         named = {str(g.identifier): g for g in dataset.graphs() if len(g)}
         assert set(named) == {stored["bundle"], PLAN_IRI}  # the named graphs are kept
-        for name, graph in stored["graphs"].items():
+        for name, graph in expected.items():
             assert isomorphic(normalise(named[name]), graph), name
     else:
         graph = rdflib.Graph().parse(data=text, format=RDF_READERS[fmt])
-        assert isomorphic(normalise(graph), _union(stored["graphs"].values()))
+        assert isomorphic(normalise(graph), _union(expected.values()))
     # Metric values survive digit for digit (rdflib's own Turtle writer would round doubles).
     accuracy = next(iter(stored["graphs"][stored["bundle"]].objects(
         rdflib.URIRef(stored["run"] + "/metric/accuracy/test"), rdflib.URIRef(vocab.MLS + "hasValue"))))
     assert str(accuracy) in text or json.dumps(str(accuracy)) in text
+
+
+def test_an_exported_run_types_each_evaluation_a_prov_entity_that_the_store_leaves_implied(stored, tmp_path):
+    bundle = stored["graphs"][stored["bundle"]]
+    evaluations = set(bundle.subjects(rdflib.RDF.type, rdflib.URIRef(vocab.MLS + "ModelEvaluation")))
+    entity = rdflib.URIRef(vocab.PROV + "Entity")
+    assert len(evaluations) > 30 and not any((e, rdflib.RDF.type, entity) in bundle for e in evaluations)
+    exported = rdflib.Graph().parse(data=_export(stored, stored["run"], "turtle", tmp_path), format="turtle")
+    assert all((e, rdflib.RDF.type, entity) in exported for e in evaluations)
 
 
 @pytest.mark.parametrize("fmt", list(PROV_READERS))

@@ -99,3 +99,16 @@ def test_stored_plan_graph_gives_the_same_notebook_as_the_file(plan_file):
         graph.add((s, p, o))
     again = from_graph(graph, source="stored")
     assert generate.notebook_bytes(again) == generate.notebook_bytes(loaded.plan)
+
+
+def test_cell_headings_carry_the_plans_own_step_numbers(tmp_path):
+    plan_file = make_plan(tmp_path / "iris.ttl")
+    text = plan_file.read_text()
+    for position in range(7, 0, -1):  # 1..7 become 10..70
+        text = text.replace(f"mlprov:position {position} ", f"mlprov:position {position * 10} ")
+        text = text.replace(f"mlprov:position {position} .", f"mlprov:position {position * 10} .")
+    plan_file.write_text(text)
+    notebook = generate.build_notebook(load(plan_file).plan)
+    headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown"][1:]
+    assert headings[:3] == ["## 10. Set up", "## 20. Load the data", "## 30. Prepare the data"]
+    assert headings[-1] == "## 70. Evaluate the model"

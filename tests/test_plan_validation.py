@@ -177,3 +177,13 @@ def test_plan_text_in_markdown_cells_never_becomes_a_link(tmp_path):
     rendered = "\n".join(mistune.html(c.source) for c in nb.cells if c.cell_type == "markdown")
     assert "<a " not in rendered and "<img " not in rendered
     assert "[click](javascript:alert(1))" in rendered  # shown as written
+
+
+def test_validation_reports_every_problem_it_finds_one_line_each(tmp_path):
+    plan = make_plan(tmp_path / "iris.ttl", epochs='"many"^^<http://www.w3.org/2001/XMLSchema#integer>',
+                     test_size='"a fifth"^^<http://www.w3.org/2001/XMLSchema#decimal>')
+    result = CliRunner().invoke(main, ["validate", str(plan)])
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"mlprov: error: {plan}: node ") for line in lines), lines
+    assert any("'many'" in line or '"many"' in line for line in lines) and any("a fifth" in line for line in lines)

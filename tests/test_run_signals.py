@@ -23,7 +23,7 @@ import pytest
 
 from mlprov_rdf import vocab
 from mlprov_rdf.store import StoreLocation, open_store
-from tests.bad_input import MLPROV, mlprov
+from tests.bad_input import MLPROV, error_lines, mlprov
 from tests.conftest import make_plan
 
 #: A bound on every wait: a run that neither reaches its cell nor ends fails the test.
@@ -83,7 +83,7 @@ def run_until(args: list[str], *, cwd: Path, home: Path, cell: int, send: int | 
         if process.poll() is None:
             process.kill()
             process.communicate()
-    return Stopped(process.returncode, [line for line in stderr.splitlines() if line.strip()], journal,
+    return Stopped(process.returncode, error_lines(stderr), journal,
                    vocab.run_iri(journal.stem))
 
 

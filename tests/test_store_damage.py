@@ -27,6 +27,7 @@ def stocked(executed_run, tmp_path_factory) -> dict:
     home = root / "S"
     assert mlprov(["generate", "p.ttl", "--store", home], cwd=root).returncode == 0
     journal = next(executed_run["location"].journal_dir.glob("*.nt"))
+    journal = Path(shutil.copy(journal, root / journal.name))  # ingest compresses what it took: not the shared run's
     ingested = mlprov(["ingest", journal, "--store", home], cwd=root)
     assert ingested.returncode == 0, ingested.stderr
     runs = mlprov(["runs", "--format", "json", "--store", home], cwd=root)
@@ -77,7 +78,7 @@ def test_store_check_counts_a_healthy_store_and_refuses_a_damaged_one(stocked, t
     healthy = mlprov(["store", "check", "--store", stocked["home"]], cwd=tmp_path)
     assert healthy.returncode == 0, healthy.stderr
     assert "healthy" in healthy.stdout
-    assert "1 plans, 1 runs, 0 reproductions, 1 inferred, 1 ontology, 0 other" in healthy.stdout
+    assert "1 plans, 1 runs, 0 reproductions, 1 inferred, 2 summaries, 1 ontology, 0 other" in healthy.stdout
     home = copy_of(stocked, tmp_path)
     garbage_data_file(home / "oxigraph")
     damaged = mlprov(["store", "check", "--store", home], cwd=tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from click.testing import CliRunner
 
@@ -39,3 +40,8 @@ def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(tmp_path
     assert by_task["ImageClassification"]["ingestion_dataset"]["value"] == "digits"
     assert by_task["MulticlassClassification"]["training_epochs"]["value"] == "5"
     assert float(by_task["MulticlassClassification"]["evaluation_seconds"]["value"]) > 0
+    for row in rows:  # what the run used: plausible
+        cpu, wall = float(row["resources_cpu_seconds"]["value"]), float(row["experiment_seconds"]["value"])
+        assert 0 < cpu <= wall * (os.cpu_count() or 1) + 1
+        assert int(row["resources_peak_memory_bytes"]["value"]) > 50 * 2**20
+        assert row["resources_peak_gpu_memory_bytes"]["value"] == "none"  # no CUDA here

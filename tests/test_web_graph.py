@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from mlprov_rdf.browse.explore import load_view, neighbours, summary
+from mlprov_rdf.browse.explore import neighbours, read_view_triples, summary, view_of
 from mlprov_rdf.store import open_store
 from tests.web_support import HOSTILE_LABEL, HOSTILE_TITLE, get
 
@@ -101,7 +101,7 @@ def test_an_unknown_node_is_a_404_and_a_missing_iri_a_400(web_server, web_store)
 
 def test_the_size_guard_cuts_a_summary_and_an_expansion_to_the_limit_with_a_notice(web_store):
     with open_store(web_store.location, create=False, read_only=True) as store:
-        view = load_view(store, web_store.runs[0])
+        view = view_of(*read_view_triples(store, web_store.runs[0]))
     cut = summary(view, limit=10)
     assert len(cut["nodes"]) == 10 and "showing 10 of the" in cut["notice"]
     kept = {n["id"] for n in cut["nodes"]}

@@ -123,3 +123,11 @@ def test_comparing_the_edited_run_shows_the_source_diff_of_its_step(edited_runs)
     assert status == 200
     diff = re.search(r'<pre class="source-diff">(.*?)</pre>', body.decode(), re.S).group(1)
     assert "+print(&#39;edited by hand&#39;)" in diff
+
+
+def test_the_run_page_shows_what_the_run_and_each_cell_used(web_server, web_store):
+    text = _page(web_server, web_store.runs[0])
+    assert re.search(r"<dt>CPU time</dt><dd>[0-9.]+ s", text)
+    assert re.search(r"<dt>peak memory</dt><dd>[0-9.]+ (MB|GB)</dd>", text)
+    assert "<dt>peak GPU memory</dt>" not in text  # no CUDA here
+    assert len(re.findall(r'<span class="muted usage">CPU [0-9.]+ s · peak [0-9.]+ (?:MB|GB)</span>', text)) >= 8

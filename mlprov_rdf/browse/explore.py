@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import rdflib
+
 from ..arguments import run_or_iri
 from ..errors import UserError
 from ..vocab import RDF
@@ -29,10 +31,16 @@ class NodeNotFound(UserError):
     http_status = 404
 
 
-def load_view(store, iri: str) -> View:
-    """The view of a plan or run, as ``mlprov browse`` makes it (a bundle IRI or run id means the run)."""
+def read_view_triples(store, iri: str) -> tuple[str, str]:
+    """What the view of a plan or run shows, as N-Triples, and its root (a bundle IRI or run
+    id means the run): text, to be read in a query process and made a view where it is shown."""
     root = run_or_iri(iri, argument="iri")
-    return View(collect(store, root), root)
+    return collect(store, root).serialize(format="nt"), root
+
+
+def view_of(triples: str, root: str) -> View:
+    """The view ``mlprov browse`` makes, from :func:`read_view_triples`' answer."""
+    return View(rdflib.Graph().parse(data=triples, format="nt"), root)
 
 
 def summary(view: View, limit: int = LIMIT) -> dict[str, Any]:

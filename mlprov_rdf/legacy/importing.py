@@ -9,7 +9,7 @@ from typing import Callable
 
 import rdflib
 
-from .. import ingest, vocab
+from .. import ingest, run_summaries, vocab
 from ..arguments import check_output, write_output
 from ..errors import UserError
 from ..plan import Plan, from_graph, load
@@ -54,6 +54,7 @@ def import_file(path: Path, location: StoreLocation, *, output: Path | None = No
     with open_store(location) as store:
         ingest.store_plan(store, loaded.graph, loaded.plan)
         store.replace_graph(vocab.bundle_iri(vocab.run_id_of(run)), ingest.with_direct_values(run, triples))
+        run_summaries.refresh_runs(store, [run])
     task_type = src.value("ex:Experiment Info Data", "ex:task_type", as_=as_text)
     metrics = sum(1 for t in triples if t.predicate.value == vocab.MLS + "specifiedBy")
     return ImportResult(output, loaded.plan, run, status, task_type, len(mapped.values), metrics, list(mapped.notes))

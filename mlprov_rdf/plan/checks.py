@@ -25,21 +25,21 @@ def check_terms(graph: rdflib.Graph, source: str) -> None:
     their datatype; then Oxigraph parses the graph as ingest hands it over, which checks
     IRIs (a second ``#``), language tags and datatypes by Oxigraph's own rules.
     """
+    problems = []
     for s, p, o in sorted(graph, key=lambda t: (str(t[0]), str(t[1]), str(t[2]))):
         where = f"{source}: node {shown(node_name(s))}, property {shown(compact(p))}"
         if not (isinstance(s, (URIRef, BNode)) and isinstance(p, URIRef) and isinstance(o, (URIRef, BNode, Literal))):
-            raise UserError(
-                f"{where}: a statement RDF cannot hold (an N3 formula, variable or literal subject); "
-                "a plan is plain RDF: write it without them"
-            )
-        for term in (s, p, o):
-            if any("\ud800" <= ch <= "\udfff" for ch in str(term)):
-                raise UserError(
-                    f'{where}: "{shown(str(term))[:80]}" holds a lone surrogate (half of a UTF-16 pair), '
-                    "which is no text; fix the escape"
-                )
-        if isinstance(o, Literal) and getattr(o, "ill_typed", False):
-            raise UserError(f"{where}: {short(o)} is not a valid {compact(o.datatype)}; fix the value")
+            problems.append(f"{where}: a statement RDF cannot hold (an N3 formula, variable or literal subject); "
+                            "a plan is plain RDF: write it without them")
+            continue
+        surrogate = next((t for t in (s, p, o) if any("\ud800" <= ch <= "\udfff" for ch in str(t))), None)
+        if surrogate is not None:
+            problems.append(f'{where}: "{shown(str(surrogate))[:80]}" holds a lone surrogate (half of a UTF-16 pair), '
+                            "which is no text; fix the escape")
+        elif isinstance(o, Literal) and getattr(o, "ill_typed", False):
+            problems.append(f"{where}: {short(o)} is not a valid {compact(o.datatype)}; fix the value")
+    if problems:
+        raise UserError(every_problem(problems))
     lines = sorted(graph.serialize(format="nt", encoding="utf-8").splitlines(keepends=True))
     try:
         for _ in ox.parse(b"".join(lines), format=ox.RdfFormat.N_TRIPLES):
@@ -164,7 +164,19 @@ def check_shapes(graph: rdflib.Graph, source: str) -> None:
     if not problems:
         return
     problems.sort(key=lambda p: (str(p[0]), p[2]))
-    focus, path, message = problems[0]
-    where = f"node {node_name(focus)}" + (f", property {compact(path)}" if path is not None else "")
-    more = f" ({len(problems) - 1} more problems)" if len(problems) > 1 else ""
-    raise UserError(f"{source}: {where}: {message}{more}")
+    raise UserError(every_problem([
+        f"{source}: node {node_name(focus)}" + (f", property {compact(path)}" if path is not None else "") + f": {message}"
+        for focus, path, message in problems
+    ]))
+
+
+#: Problems a check lists before it sums up the rest.
+PROBLEMS_SHOWN = 20
+
+
+def every_problem(problems: list[str]) -> str:
+    """One line a problem, the first ``PROBLEMS_SHOWN`` of them, then how many more."""
+    lines = problems[:PROBLEMS_SHOWN]
+    if len(problems) > PROBLEMS_SHOWN:
+        lines.append(f"... and {len(problems) - PROBLEMS_SHOWN} more problems like these")
+    return "\n".join(lines)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -119,10 +121,18 @@ def create_app(location: StoreLocation, *, timeout_s: float = DEFAULT_TIMEOUT_S)
         _vendor_route(),
         Mount("/static", static, name="static"),
     ]
+    web = WebContext(location, timeout_s=timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        web.close()  # the pages' query processes end with the app
+
     app = Starlette(
         routes=routes,
         middleware=[Middleware(_ServerTiming), Middleware(_SafetyHeaders)],
         exception_handlers={UserError: _user_error, 404: _not_found, 405: _not_found},
+        lifespan=lifespan,
     )
-    app.state.web = WebContext(location, timeout_s=timeout_s)
+    app.state.web = web
     return app

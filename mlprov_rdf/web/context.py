@@ -1,19 +1,22 @@
 """What every page shares: the store it reads, the templates, links to other pages.
 
-The embedded store is opened read-only for each request and closed when the request has
-read it, so a running notebook's ingest (which needs the store to itself) waits at most for
-one page, never for the app. Reads a page needs run with the app's time limit through
-:func:`mlprov_rdf.queries.run_stoppable`; small lookups of one run or plan read directly.
+A page reads the store in one of a few query processes (``QuerySession``) that keep it
+open read-only while requests come, with the app's time limit: a run's page costs its
+queries, not an open of the database. Each lets go of the store when idle, and at once
+when a writer waits for it, so a running notebook's ingest waits at most for the page
+being read, never for the app. Queries of the query pages run in a process of their own
+(:func:`mlprov_rdf.queries.run_stoppable`), so that a long one holds up no page.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -22,8 +25,8 @@ from starlette.responses import HTMLResponse
 
 from ..arguments import checked_iri
 from ..errors import QueryTimeout, StoreBusy, StoreUnreachable, UserError
-from ..stoppable_query import DEFAULT_TIMEOUT_S
-from ..store import RemoteStore, Store, StoreLocation, open_store
+from ..stoppable_query import DEFAULT_TIMEOUT_S, QuerySession, read_in_child
+from ..store import StoreLocation
 from ..vocab import RUN_BASE
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,9 @@ _HERE = Path(__file__).parent
 
 #: Seconds a page waits for a store that a writer holds before it says the store is busy.
 STORE_WAIT_S = 10.0
+
+#: Query processes reading for pages at once; a request beyond them waits for one.
+READERS = 4
 
 #: How long a remote store's answers are taken as current (an embedded store's files tell).
 REMOTE_FRESH_S = 5.0
@@ -45,6 +51,9 @@ class WebContext:
     timeout_s: float = DEFAULT_TIMEOUT_S
     templates: jinja2.Environment = field(init=False)
     _cache: dict[str, tuple[object, Any]] = field(init=False, default_factory=dict)
+    _sessions: "queue.LifoQueue[QuerySession]" = field(init=False, default_factory=queue.LifoQueue)
+    _started: int = field(init=False, default=0)
+    _started_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.templates = jinja2.Environment(
@@ -54,13 +63,31 @@ class WebContext:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.templates.globals.update(run_url=run_url, plan_url=plan_url, graph_url=graph_url, url=page_url)
+        self.templates.globals.update(run_url=run_url, plan_url=plan_url, graph_url=graph_url, url=page_url,
+                                      bytes=byte_size)
 
-    @contextmanager
-    def reader(self) -> Iterator[Store | RemoteStore]:
-        """The store opened read-only for one request (a UserError when it is missing or damaged)."""
-        with open_store(self.location, create=False, read_only=True, wait_s=STORE_WAIT_S) as store:
-            yield store
+    def read(self, label: str, read: Callable[..., Any], *args: Any) -> Any:
+        """``read(store, *args)`` in one of the app's query processes (a UserError when the
+        store is missing or damaged, a QueryTimeout past the app's time limit)."""
+        try:
+            session = self._sessions.get_nowait()
+        except queue.Empty:
+            with self._started_lock:
+                start = self._started < READERS
+                self._started += start
+            session = QuerySession(self.location, wait_s=STORE_WAIT_S) if start else self._sessions.get()
+        try:
+            return read_in_child(self.location, read, *args, timeout_s=self.timeout_s, label=label, session=session)
+        finally:
+            self._sessions.put(session)
+
+    def close(self) -> None:
+        """End the query processes (when the app shuts down)."""
+        while True:
+            try:
+                self._sessions.get_nowait().close()
+            except queue.Empty:
+                return
 
     def version(self) -> object:
         """Changes whenever the store's content may have: the database files' names, sizes
@@ -86,17 +113,25 @@ class WebContext:
 
     def cached_read(self, key: str, read: Callable[..., Any], *args: Any) -> Any:
         """``read(store, *args)`` with the store open for it, kept until the store changes."""
-        def build() -> Any:
-            with self.reader() as store:
-                return read(store, *args)
-
-        return self.cached(key, build)
+        return self.cached(key, lambda: self.read(key, read, *args))
 
     def render(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         """The template rendered with ``values``, the request and the store's name."""
         page = self.templates.get_template(template)
         text = page.render(request=request, store=self.location.display, **values)
         return HTMLResponse(text, status_code=status_code)
+
+
+def byte_size(count: int) -> str:
+    """A byte count as people read it: 187.4 MB (decimal units, as file managers show them)."""
+    if count < 1000:
+        return f"{count} B"
+    value, unit = float(count), "B"
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 1000:
+            break
+    return f"{value:.1f} {unit}"
 
 
 def http_status(error: UserError) -> int:

@@ -10,7 +10,7 @@ curves of the same metric overlaid, one chart per metric, one line per run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +23,9 @@ from ...plan_results import PlanFamily, Point, read_family_points, read_plan_fam
 from ...run_record import RunRecord, read_run_record
 from ..context import plan_parameter, run_url, web_context
 from .run import curve_charts, shown
+
+if TYPE_CHECKING:
+    from ...store import RemoteStore, Store
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,12 @@ def _run_names(records: list[RunRecord]) -> dict[str, str]:
     return {r.iri: f"{letters[i % 26]} · {r.run_id or r.iri}" for i, r in enumerate(records)}
 
 
+def read_comparison(store: "Store | RemoteStore", runs: list[str]) -> tuple[list[RunRecord], list[RunDiff]]:
+    """The runs' records, and each run's differences from the first."""
+    records = [read_run_record(store, run) for run in runs]
+    return records, [diff_runs(store, runs[0], other) for other in runs[1:]]
+
+
 def compare_page(request: Request) -> Response:
     web = web_context(request)
     given = [g for g in request.query_params.getlist("run") if g.strip()]
@@ -64,12 +73,7 @@ def compare_page(request: Request) -> Response:
     if len(runs) < 2:
         raise UserError("give two different runs: the same run was given twice")
 
-    def read() -> tuple[list[RunRecord], list[RunDiff]]:
-        with web.reader() as store:
-            records = [read_run_record(store, run) for run in runs]
-            return records, [diff_runs(store, runs[0], other) for other in runs[1:]]
-
-    records, diffs = web.cached("compare:" + "|".join(runs), read)
+    records, diffs = web.cached_read("compare:" + "|".join(runs), read_comparison, runs)
     names = _run_names(records)
     first_plan = records[0].derived_from[0][0] if records[0].derived_from else records[0].plan
     return web.render(

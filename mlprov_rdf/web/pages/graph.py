@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...browse import View, compact
-from ...browse.explore import LIMIT, load_view, neighbours, summary
+from ...browse.explore import LIMIT, neighbours, read_view_triples, summary, view_of
 from ...errors import UserError
 from ..context import WebContext, page_url, web_context
 
@@ -26,7 +26,7 @@ def _view(web: WebContext, request: Request) -> View:
     iri = request.query_params.get("iri", "").strip()
     if not iri:
         raise UserError("give the plan or run as /graph?iri=IRI; the runs page (/runs) and the plans page (/plans) list them")
-    return web.cached_read("graph:view:" + iri, load_view, iri)
+    return web.cached("graph:view:" + iri, lambda: view_of(*web.read("graph:view:" + iri, read_view_triples, iri)))
 
 
 def graph_page(request: Request) -> Response:
