@@ -5,9 +5,12 @@
 For each task's default plan (the Iris MLP; the small CNN on digits) the generated
 notebook runs in a fresh Jupyter kernel, alternately with capture on and with
 ``MLPROV_CAPTURE=off`` (the same code; ``capture.start`` returns a stand-in that records
-nothing). The figure compared is the time from the first cell's start to the last
+nothing); with ``--energy``, also with ``MLPROV_ENERGY=on`` (codecarbon's estimates per
+cell, the ``energy`` extra). The figure compared is the time from the first cell's start to the last
 cell's end as the kernel reports it, so kernel start-up noise stays out; kernels run
-with ``OMP_NUM_THREADS=1`` unless it is set. Then one
+with ``OMP_NUM_THREADS=1`` unless it is set. Runs of one notebook spread by more than the
+cost of capture, so each round also runs it once with every call into capture timed inside
+the kernel: capture's own share of the run, which no load on the machine hides. Then one
 metric-logging call is timed against MLflow's ``log_metric`` on a local file store,
 when mlflow is installed.
 """
@@ -42,37 +45,98 @@ def _kernel_seconds(notebook: Path) -> float:
     return (end - start).total_seconds()
 
 
-def time_notebook(notebook: Path, journal_dir: Path, capture_on: bool) -> float:
-    os.environ.pop("MLPROV_CAPTURE", None) if capture_on else os.environ.__setitem__("MLPROV_CAPTURE", "off")
+#: The kernel's environment in each mode: capture off, capture on, capture on with energy estimates.
+MODES = {"off": {"MLPROV_CAPTURE": "off"}, "on": {}, "energy": {"MLPROV_ENERGY": "on"}}
+
+
+def time_notebook(notebook: Path, journal_dir: Path, mode: str) -> float:
+    os.environ.update(MODES[mode])
     try:
-        out = notebook.with_name(f"{notebook.stem}-{'on' if capture_on else 'off'}.ipynb")
-        result = execute_notebook(notebook, out, journal_dir=journal_dir, run_id=capture.new_run_id())
+        out = notebook.with_name(f"{notebook.stem}-{mode}.ipynb")
+        result = execute_notebook(notebook, out, journal_dir=journal_dir, run_id=capture.new_run_id(),
+                                  artifact_dir=journal_dir.with_name("artifacts"))
         if not result.ok:
             raise SystemExit(f"{notebook}: {result.error}")
         return _kernel_seconds(out)
     finally:
-        os.environ.pop("MLPROV_CAPTURE", None)
+        for name in MODES[mode]:
+            os.environ.pop(name, None)
 
 
-def notebook_cost(task: str, workdir: Path, repeat: int) -> dict:
+#: Put before a copy of the notebook's first cell: every method of capture's Run, and
+#: ``capture.start``, timed where the notebook calls into capture (a call made from inside
+#: capture is part of its caller's time). The wrappers' own cost is counted too, so the
+#: figure is an upper bound. The same kernel's last cell prints the sum.
+_TIMING_CELL = """\
+import functools as _functools, time as _time
+from mlprov_rdf import capture as _capture
+_capture_seconds, _capture_depth = [0.0], [0]
+def _timed(call):
+    @_functools.wraps(call)
+    def timed(*args, **kwargs):
+        _capture_depth[0] += 1
+        started = _time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            _capture_depth[0] -= 1
+            if not _capture_depth[0]:
+                _capture_seconds[0] += _time.perf_counter() - started
+    return timed
+for _name, _value in list(vars(_capture.Run).items()):
+    if callable(_value) and not _name.startswith("__"):
+        setattr(_capture.Run, _name, _timed(_value))
+_capture.start = _timed(_capture.start)
+"""
+_REPORT_CELL = 'print("capture seconds", _capture_seconds[0])'
+
+
+def capture_seconds(notebook: Path, journal_dir: Path) -> tuple[float, float]:
+    """Capture's own seconds in one run of the notebook, and the run's kernel seconds."""
+    nb = nbformat.read(str(notebook), as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(_TIMING_CELL))
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_CELL))
+    timed = notebook.with_name(f"{notebook.stem}-timed.ipynb")
+    nbformat.write(nb, str(timed))
+    out = timed.with_name(f"{timed.stem}-out.ipynb")
+    result = execute_notebook(timed, out, journal_dir=journal_dir, run_id=capture.new_run_id(),
+                              artifact_dir=journal_dir.with_name("artifacts"))
+    if not result.ok:
+        raise SystemExit(f"{timed}: {result.error}")
+    executed = nbformat.read(str(out), as_version=4)
+    text = "".join(o.get("text", "") for o in executed.cells[-1].outputs)
+    return float(text.split()[-1]), _kernel_seconds(out)
+
+
+def notebook_cost(task: str, workdir: Path, repeat: int, energy: bool = False) -> dict:
     plan_file = write_plan(all_tasks()[task], workdir / f"{task}.ttl")
     notebook = generate.write_notebook(load(plan_file).plan, workdir / f"{task}.ipynb")
     journal_dir = workdir / "journal"
-    time_notebook(notebook, journal_dir, True)  # warm-up: caches, compiled bytecode
-    on, off = [], []
+    modes = ["off", "on", "energy"] if energy else ["off", "on"]
+    time_notebook(notebook, journal_dir, "on")  # warm-up: caches, compiled bytecode
+    seconds: dict[str, list[float]] = {mode: [] for mode in modes}
+    own: list[float] = []  # capture's share of a run, timed inside the kernel
     for _ in range(repeat):
-        off.append(time_notebook(notebook, journal_dir, False))
-        on.append(time_notebook(notebook, journal_dir, True))
-    median_on, median_off = statistics.median(on), statistics.median(off)
-    return {
+        for mode in modes:  # alternated, so that a change in the machine's load reaches every mode
+            seconds[mode].append(time_notebook(notebook, journal_dir, mode))
+        inside, total = capture_seconds(notebook, journal_dir)
+        own.append(100 * inside / total)
+    median = {mode: statistics.median(times) for mode, times in seconds.items()}
+    row = {
         "task": task,
         "repeat": repeat,
-        "capture_on_s": on,
-        "capture_off_s": off,
-        "median_on_s": median_on,
-        "median_off_s": median_off,
-        "overhead_pct": 100 * (median_on - median_off) / median_off,
+        "capture_on_s": seconds["on"],
+        "capture_off_s": seconds["off"],
+        "median_on_s": median["on"],
+        "median_off_s": median["off"],
+        "overhead_pct": 100 * (median["on"] - median["off"]) / median["off"],
+        "capture_share_pct": own,
+        "median_capture_share_pct": statistics.median(own),
     }
+    if energy:
+        row |= {"energy_on_s": seconds["energy"], "median_energy_s": median["energy"],
+                "energy_overhead_pct": 100 * (median["energy"] - median["off"]) / median["off"]}
+    return row
 
 
 def log_metric_cost(workdir: Path, calls: int) -> dict:
@@ -118,18 +182,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=2000, help="metric-logging calls to time")
     parser.add_argument("--tasks", nargs="*", default=[t for t in ("multiclass-classification", "image-classification") if t in all_tasks()])
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--energy", action="store_true", help="also time capture with energy estimates (needs codecarbon)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        figures = {"notebooks": [notebook_cost(t, workdir, args.repeat) for t in args.tasks]}
+        figures = {"notebooks": [notebook_cost(t, workdir, args.repeat, args.energy) for t in args.tasks]}
         figures["log_metric"] = log_metric_cost(workdir, args.calls)
     figures["python"] = sys.version.split()[0]
     figures["cpus"] = os.cpu_count()
     for row in figures["notebooks"]:
         print(
             f"{row['task']:28} capture off {row['median_off_s']:.3f} s   on {row['median_on_s']:.3f} s   "
-            f"overhead {row['overhead_pct']:+.2f}%  (median of {row['repeat']})"
+            f"overhead {row['overhead_pct']:+.2f}%  (median of {row['repeat']}); "
+            f"inside capture {row['median_capture_share_pct']:.2f}% of a run"
         )
+        if "median_energy_s" in row:
+            print(f"{'':28} with energy {row['median_energy_s']:.3f} s   overhead {row['energy_overhead_pct']:+.2f}%")
     lm = figures["log_metric"]
     mlflow_text = f"{lm['mlflow_us']:.1f} µs" if lm.get("mlflow_us") else lm.get("mlflow_note", "")
     print(f"log_metric: mlprov {lm['mlprov_us']:.1f} µs (flushed each call {lm['mlprov_flush_each_us']:.1f} µs); mlflow {mlflow_text}")

@@ -24,15 +24,11 @@ each question, with the machine's load average before and after.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
-import platform
 import random
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import bench_report  # noqa: E402
 import pyoxigraph as ox  # noqa: E402
 import serve_bench  # noqa: E402
 import store_bench  # noqa: E402
@@ -134,11 +131,6 @@ def build_mlflow(workdir: Path, location: StoreLocation, runs: list[str]) -> tup
     return client, experiment, ids, spent / len(runs)
 
 
-def _p(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] * 1000
-
-
 def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str], reps: int, seed: int) -> dict:
     """Each question on both, alternately; the same run for both in one repetition."""
     from mlprov_rdf.run_record import read_run_record
@@ -199,8 +191,9 @@ def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str
                 started = time.perf_counter()
                 fn(arg)
                 times.append(time.perf_counter() - started)
-        out[name] = {"mlprov_ms": round(_p(times_ours, 0.5), 2), "mlflow_ms": round(_p(times_theirs, 0.5), 2),
-                     "mlprov_p95_ms": round(_p(times_ours, 0.95), 2), "mlflow_p95_ms": round(_p(times_theirs, 0.95), 2),
+        ours_ms, theirs_ms = bench_report.stats(times_ours), bench_report.stats(times_theirs)
+        out[name] = {"mlprov_ms": round(ours_ms["p50_ms"], 2), "mlflow_ms": round(theirs_ms["p50_ms"], 2),
+                     "mlprov_p95_ms": round(ours_ms["p95_ms"], 2), "mlflow_p95_ms": round(theirs_ms["p95_ms"], 2),
                      "reps": reps}
         out[name]["faster"] = "mlprov" if out[name]["mlprov_ms"] < out[name]["mlflow_ms"] else "mlflow"
         print(f"  {name:<36} mlprov {out[name]['mlprov_ms']:>9.2f} ms   MLflow {out[name]['mlflow_ms']:>9.2f} ms", flush=True)
@@ -209,25 +202,16 @@ def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs to log into both (N) [1000]")
-    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder [a new temporary one, removed]")
-    parser.add_argument("--reuse", action="store_true", help="reuse the stores already in --workdir (questions only)")
+    parser = bench_report.parser(__doc__, runs_help="runs to log into both (N) [1000]",
+                                 workdir_help="scratch folder [a new temporary one, removed]",
+                                 reuse_help="reuse the stores already in --workdir (questions only)")
     parser.add_argument("--reps", type=int, default=30, help="repetitions of each question [30]")
-    parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
     _mlflow()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlprov-mlflow-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = bench_report.scratch(args.workdir, "mlprov-mlflow-")
     import mlflow
 
-    report: dict[str, Any] = {
-        "command": "python benchmarks/mlflow_compare.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "runs": args.runs,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "mlflow": mlflow.__version__, "load_average_start": os.getloadavg()},
-    }
+    report: dict[str, Any] = {**bench_report.report_head(__file__, argv, mlflow=mlflow.__version__), "runs": args.runs}
     saved = workdir / "built.json"
     location = StoreLocation(workdir / "mlprov-store")
     try:
@@ -250,10 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         report["questions"] = questions
         report["sizes"] = {"mlprov_store_bytes": store_bench._du(location.database),
                            "mlflow_db_bytes": (workdir / "mlflow" / "mlflow.db").stat().st_size}
-        report["machine"]["load_average_end"] = os.getloadavg()
         report["mlprov_faster_on_every_question"] = all(q["faster"] == "mlprov" for q in questions.values())
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json}; mlprov faster on every question: {report['mlprov_faster_on_every_question']}")
+        bench_report.write_report(report, args.json)
+        print(f"mlprov faster on every question: {report['mlprov_faster_on_every_question']}")
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -17,11 +17,8 @@ Prints a table and writes the JSON to ``--json``.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
-import platform
 import random
 import re
 import socket
@@ -35,7 +32,9 @@ from urllib.parse import quote
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_report  # noqa: E402
 import store_bench  # noqa: E402  (its generator makes the runs)
+from bench_report import percentile  # noqa: E402
 
 from mlprov_rdf import ingest, vocab  # noqa: E402
 from mlprov_rdf.plan import load  # noqa: E402
@@ -124,10 +123,10 @@ def measure(port: int, path: str, reps: int) -> dict:
     entry.update({
         "available": True,
         "cold_server_ms": server, "cold_round_trip_ms": round(trip, 2),
-        "server_p50_ms": round(store_bench._percentile(servers, 0.5), 2) if servers else None,
-        "server_p95_ms": round(store_bench._percentile(servers, 0.95), 2) if servers else None,
-        "round_trip_p50_ms": round(store_bench._percentile(trips, 0.5), 2),
-        "round_trip_p95_ms": round(store_bench._percentile(trips, 0.95), 2),
+        "server_p50_ms": round(percentile(servers, 0.5), 2) if servers else None,
+        "server_p95_ms": round(percentile(servers, 0.95), 2) if servers else None,
+        "round_trip_p50_ms": round(percentile(trips, 0.5), 2),
+        "round_trip_p95_ms": round(percentile(trips, 0.95), 2),
     })
     return entry
 
@@ -164,25 +163,16 @@ def table(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs to make and ingest (N) [1000]")
-    parser.add_argument("--workdir", type=Path, default=None, help="folder for the runs and the store [a new temporary one]")
-    parser.add_argument("--reuse", action="store_true", help="use the runs and store an earlier call left in --workdir")
+    parser = bench_report.parser(__doc__, runs_help="runs to make and ingest (N) [1000]",
+                                 workdir_help="folder for the runs and the store, kept [a new temporary one]",
+                                 reuse_help="use the runs and store an earlier call left in --workdir", json_required=False)
     parser.add_argument("--reps", type=int, default=30, help="warm requests per page [30]")
-    parser.add_argument("--json", type=Path, default=None, help="where to write the results")
     parser.add_argument("--added", type=int, default=10,
                         help="runs ingested while the server runs, then the runs page measured again [10]; 0: none")
-    parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlprov-serve-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    report: dict = {
-        "command": "python benchmarks/serve_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_start": os.getloadavg()},
-        "target_runs_ms": TARGET_RUNS_MS,
-    }
+    workdir = bench_report.scratch(args.workdir, "mlprov-serve-bench-")
+    report: dict = {**bench_report.report_head(__file__, argv), "target_runs_ms": TARGET_RUNS_MS}
     if args.reuse:
         saved = json.loads((workdir / "serve-bench-store.json").read_text())
         runs = saved["runs"]
@@ -205,11 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    report["machine"]["load_average_end"] = os.getloadavg()
     print(table(report))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-        print(f"wrote {args.json}")
+        bench_report.write_report(report, args.json)
     return 0
 
 

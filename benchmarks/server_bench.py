@@ -26,15 +26,12 @@ prints the table rows for docs/deploy.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -44,7 +41,8 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # mlprov_rdf from this checkout, and tests.servers
 
-import store_bench  # noqa: E402  (beside this file: benchmarks/ is on sys.path when run as a script)
+import bench_report  # noqa: E402  (beside this file: benchmarks/ is on sys.path when run as a script)
+import store_bench  # noqa: E402
 
 from mlprov_rdf import ingest, queries, vocab  # noqa: E402
 from mlprov_rdf.errors import UserError  # noqa: E402
@@ -187,7 +185,7 @@ def bench_queries(locations: dict[str, StoreLocation], cases) -> dict:
                     if i:
                         times[n].append(time.perf_counter() - started)
             out[label] = {"scope": scope, "stores": {
-                n: {"error": errors[n]} if n in errors else {**store_bench._stats(times[n]), "rows": rows[n]} for n in names}}
+                n: {"error": errors[n]} if n in errors else {**bench_report.stats(times[n]), "rows": rows[n]} for n in names}}
             shown = "  ".join(f"{n} {'fails' if n in errors else format(out[label]['stores'][n]['p50_ms'], '8.2f')}"
                               for n in names)
             print(f"  {label:24s} p50 ms: {shown}", flush=True)
@@ -250,17 +248,14 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs to make and ingest (N) [1000]")
-    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder, kept [a new temporary one, removed]")
-    parser.add_argument("--reuse", action="store_true", help="take the runs already in --workdir instead of making them")
+    parser = bench_report.parser(__doc__, runs_help="runs to make and ingest (N) [1000]",
+                                 workdir_help="scratch folder, kept [a new temporary one, removed]",
+                                 reuse_help="take the runs already in --workdir instead of making them")
     parser.add_argument("--servers", default="oxigraph,virtuoso", help="servers beside the embedded store [oxigraph,virtuoso]")
     parser.add_argument("--markdown", action="store_true", help="print the table rows for docs/deploy.md")
     parser.add_argument("--reps-run", type=int, default=30, help="repetitions of a per-run query [30]")
     parser.add_argument("--reps-all", type=int, default=10, help="repetitions of an all-runs query [10]")
     parser.add_argument("--reps-ask", type=int, default=100, help="repetitions of ASK {} [100]")
-    parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
     unknown = sorted(set(names) - {"oxigraph", "virtuoso"})
@@ -272,14 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--servers virtuoso: {servers.NO_VIRTUOSO}")
 
     os.environ[ingest.KEEP_PLAIN_JOURNALS] = "1"
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlprov-server-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = bench_report.scratch(args.workdir, "mlprov-server-bench-")
     report: dict = {
-        "command": "python benchmarks/server_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "runs": args.runs,
+        **bench_report.report_head(__file__, argv, **_versions(names)), "runs": args.runs,
         "journals": "kept plain (MLPROV_KEEP_PLAIN_JOURNALS=1): every store ingests the same files, no compression timed",
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    **_versions(names), "load_average_start": os.getloadavg()},
     }
     running = Servers(names, workdir)
     try:
@@ -303,7 +294,6 @@ def main(argv: list[str] | None = None) -> int:
         locations = _locations(workdir, running)
         print("queries after the servers were restarted ...", flush=True)
         report["queries"]["after_restart"] = bench_queries(locations, cases)
-        report["machine"]["load_average_end"] = os.getloadavg()
     except (servers.ServerDidNotStart, UserError) as error:
         print(f"server_bench: {error}", file=sys.stderr)
         return 2
@@ -311,11 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         running.close()
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    bench_report.write_report(report, args.json)
     if args.markdown:
         print(markdown(report))
-    print(f"wrote {args.json}")
     return 0
 
 

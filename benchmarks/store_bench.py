@@ -33,18 +33,15 @@ Writes the JSON to ``--json`` and a table to stdout. Needs a few GB of disk at N
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import multiprocessing
 import os
-import platform
 import random
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +51,8 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import bench_report  # noqa: E402  (beside this file)
+from bench_report import stats  # noqa: E402
 from mlprov_rdf import capture, ingest, queries, run_record, vocab  # noqa: E402
 from mlprov_rdf.generate import build_notebook  # noqa: E402
 from mlprov_rdf.plan import load  # noqa: E402
@@ -284,19 +283,6 @@ def make_runs(n: int, workdir: Path, plans: list[dict], workers: int) -> tuple[l
 # -- timing helpers ------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    k = (len(ordered) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def _stats(times: list[float]) -> dict:
-    return {"p50_ms": round(_percentile(times, 0.5) * 1000, 3), "p95_ms": round(_percentile(times, 0.95) * 1000, 3), "n": len(times)}
-
-
 def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -459,7 +445,7 @@ def bench_queries(store, cases, reps_run: int, reps_all: int, cap_s: float, budg
                 else:
                     _raw(store.inner, text, subs)
                     (raw if i >= warm else []).append(time.perf_counter() - t)
-        results[label] = {"scope": scope, "mlprov": _stats(mine), "pyoxigraph": _stats(raw), "rows_last": rows}
+        results[label] = {"scope": scope, "mlprov": stats(mine), "pyoxigraph": stats(raw), "rows_last": rows}
         print(f"  {label:32s} {scope:3s} mlprov p50 {results[label]['mlprov']['p50_ms']:9.2f} ms   "
               f"pyoxigraph p50 {results[label]['pyoxigraph']['p50_ms']:9.2f} ms  ({len(mine)} reps)", flush=True)
     return results
@@ -503,7 +489,7 @@ def bench_run_api(store, run_iris: list[str], reps: int, seed: int = 11) -> dict
                 started = time.perf_counter()
                 (ours if which == 0 else theirs)()
                 (mine if which == 0 else raw).append(time.perf_counter() - started)
-        entry = {"query": name or "run_record.read_run_record", "mlprov": _stats(mine), "pyoxigraph": _stats(raw)}
+        entry = {"query": name or "run_record.read_run_record", "mlprov": stats(mine), "pyoxigraph": stats(raw)}
         entry["mlprov_over_pyoxigraph"] = round(entry["mlprov"]["p50_ms"] / entry["pyoxigraph"]["p50_ms"], 3)
         entry["meets_latency_target"] = entry["mlprov"]["p50_ms"] <= TARGETS["run_api_p50_ms"]
         out[question] = entry
@@ -564,7 +550,7 @@ def bench_rdflib(store, run_iris: list[str], plan_iris: list[str], cases, timeou
                     times.append(dt)
                 if i >= 2 and sum(times) > 10:
                     break
-            entry = _stats(times) if times else {"p50_ms": None, "p95_ms": None, "n": 0}
+            entry = stats(times) if times else {"p50_ms": None, "p95_ms": None, "n": 0}
             entry["timed_out"] = timed_out
             results[label] = entry
             shown = f"{entry['p50_ms']:9.2f} ms" if entry["p50_ms"] is not None else f"timeout (> {timeout_s:.0f} s)"
@@ -575,10 +561,9 @@ def bench_rdflib(store, run_iris: list[str], plan_iris: list[str], cases, timeou
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=1000, help="runs to make and ingest (N)")
-    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
-    parser.add_argument("--workdir", type=Path, default=None, help="scratch folder [a new temporary one]")
+    parser = bench_report.parser(__doc__, runs_help="runs to make and ingest (N) [1000]",
+                                 workdir_help="scratch folder [a new temporary one, removed unless --keep]",
+                                 reuse_help="reuse the runs, store and ingest figures already in --workdir (queries only)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--rdflib-runs", type=int, default=200, help="runs loaded into rdflib (it is slow) [200]")
     parser.add_argument("--rdflib-timeout", type=float, default=10.0, help="seconds per rdflib query [10]")
@@ -586,25 +571,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps-all", type=int, default=10, help="repetitions of all-runs queries [10]")
     parser.add_argument("--query-cap", type=float, default=90.0, help="skip a query whose one execution takes longer [90 s]")
     parser.add_argument("--query-budget", type=float, default=40.0, help="seconds of repetitions per query and engine pair [40]")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse the runs, store and ingest figures already in --workdir (queries only)")
     parser.add_argument("--reps-run-api", type=int, default=100,
                         help="repetitions of each question about one run through the Python API [100]")
     parser.add_argument("--run-api-only", action="store_true",
                         help="time only one run's questions through the Python API (settings, results, cells, artifacts, "
                              "environment, whole run), not every canned query")
-    parser.add_argument("--make-workers", type=int, default=os.cpu_count() or 1, help="processes making runs")
     args = parser.parse_args(argv)
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlprov-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    report: dict = {
-        "command": "python benchmarks/store_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "runs": args.runs,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "pyoxigraph": ox.__version__, "load_average_start": os.getloadavg()},
-        "targets": TARGETS,
-    }
+    workdir = bench_report.scratch(args.workdir, "mlprov-bench-")
+    report: dict = {**bench_report.report_head(__file__, argv, pyoxigraph=ox.__version__), "runs": args.runs,
+                    "targets": TARGETS}
     try:
         saved = workdir / "ingest.json"
         if args.reuse:
@@ -697,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         report["summary"] = {"run_api_missing_2ms": sorted(k for k, v in report["run_api"].items() if not v["meets_latency_target"])}
         print(run_api_table(report["run_api"]), flush=True)
         if args.run_api_only:
-            _write_report(report, args.json)
+            bench_report.write_report(report, args.json)
             return 0
         print("queries (mlprov and raw pyoxigraph, same store) ...", flush=True)
         with open_store(location, create=False) as store:
@@ -744,19 +720,12 @@ def main(argv: list[str] | None = None) -> int:
             "queries_over_1_3x": sorted(k for k, v in out.items() if (v["mlprov_over_pyoxigraph"] or 0) > TARGETS["overhead_ratio"]),
             "ingest_ratio": report["ingest_ratio"],
         }
-        _write_report(report, args.json)
+        bench_report.write_report(report, args.json)
         print(table(report))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
-
-
-def _write_report(report: dict, path: Path) -> None:
-    report["machine"]["load_average_end"] = os.getloadavg()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {path}")
 
 
 def table(report: dict) -> str:

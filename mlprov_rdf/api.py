@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from . import queries
 from .diff import RunDiff, diff_runs
 from .run_record import RunRecord, read_run_record
-from .run_summaries import ensure_built
 from .stoppable_query import DEFAULT_TIMEOUT_S, QuerySession, read_in_child
 from .arguments import checked_run_iri
 from .store import StoreLocation
@@ -124,7 +123,6 @@ def open_store(store: str | os.PathLike | StoreLocation | None = None, *, wait_s
     location = store if isinstance(store, StoreLocation) else StoreLocation.resolve(store)
     with _open_store(location, create=False, read_only=True, wait_s=wait_s):
         pass
-    ensure_built(location)  # a store an earlier mlprov wrote gets its run summaries, once
     prov = Provenance(location)
     try:
         yield prov

@@ -22,11 +22,11 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 from urllib.parse import quote
 
-from . import __version__
-from .cell_resources import CellMeter, CellUsage
+from . import __version__, series
+from .cell_resources import GPU_METHODS, CellMeter, CellUsage
 from .vocab import (
     AGENT_BASE,
     DCTERMS,
@@ -43,13 +43,20 @@ from .vocab import (
     run_iri,
 )
 
+if TYPE_CHECKING:  # imported only when a run asks for energy estimates
+    from .cell_energy import CellEnergy, EnergyMeter
+
 #: The longest literal (characters of its N-Triples form) a journal line holds. A longer
-#: value (a huge cell, error or logged string) goes to a file beside the journal, with its
+#: value (a huge cell, error or logged string) goes to a file in the run's artifact folder
+#: (``values/``; an older journal's, set aside by ingest, beside the journal), with its
 #: sha256 and size, and the line gets a preview: Oxigraph parses no statement over 16 MiB,
 #: and a value of up to 4 MiB of UTF-8 stays clear of that.
 LARGE_VALUE_CHARS = 1 << 20
 #: Characters of a large value kept in its preview literal.
 PREVIEW_CHARS = 1000
+
+#: The folder ``mlprov run`` tells the kernel to keep run files in (a run's own folder is RUN-ID inside).
+ARTIFACT_ENV = "MLPROV_ARTIFACT_DIR"
 
 _STEP_LINE = re.compile(re.escape(STEP_MARKER) + r"'([^'\\]+)' \(generated code sha256 ([0-9a-f]{12})\)$")
 _TYPE = f"<{RDF}type>"
@@ -125,17 +132,18 @@ class LargeValue(NamedTuple):
 
 
 def value_folder(journal: Path) -> Path:
-    """Where the large values of a journal's run are kept: ``RUN-ID.files`` beside it."""
+    """Where ingest keeps the large values of an older journal's run: ``RUN-ID.files`` beside it."""
     return journal.with_name(journal.stem + ".files")
 
 
-def large_value(journal: Path, run: str, subject: str, predicate: str, literal: str) -> LargeValue:
-    """How ``<subject> <predicate> literal`` is recorded when the literal is over LARGE_VALUE_CHARS."""
+def large_value(folder: Path, run: str, subject: str, predicate: str, literal: str) -> LargeValue:
+    """How ``<subject> <predicate> literal`` is recorded when the literal is over LARGE_VALUE_CHARS,
+    its file kept in ``folder``."""
     text = literal_text(literal)
     data = text.encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(data).hexdigest()
     suffix = ".json" if literal.endswith(f"^^<{RDF}JSON>") else ".txt"
-    path = (value_folder(journal) / (digest + suffix)).absolute()
+    path = (folder / (digest + suffix)).absolute()
     node = f"{run}/value/{digest[:16]}"
     name = predicate.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
     statements = [
@@ -233,13 +241,44 @@ def _sha256_of(features: Any, labels: Any, files: Iterable[str | Path]) -> str:
     return digest.hexdigest()
 
 
+def _store_home() -> Path:
+    """The store's home folder as the kernel sees it: ``MLPROV_STORE``, else ``.mlprov`` here."""
+    store = os.environ.get("MLPROV_STORE", "")
+    if store and not store.startswith(("http://", "https://")):
+        return Path(store).expanduser()
+    return Path.cwd() / ".mlprov"
+
+
 def _journal_dir() -> Path:
     if os.environ.get("MLPROV_JOURNAL_DIR"):
         return Path(os.environ["MLPROV_JOURNAL_DIR"])
-    store = os.environ.get("MLPROV_STORE", "")
-    if store and not store.startswith(("http://", "https://")):
-        return Path(store).expanduser() / "journal"
-    return Path.cwd() / ".mlprov" / "journal"
+    return _store_home() / "journal"
+
+
+def _artifact_root() -> Path:
+    """Where runs keep the files they write, one folder a run: ``MLPROV_ARTIFACT_DIR`` (what
+    ``mlprov run`` tells the kernel), else ``artifacts/`` beside the journal folder (the store
+    home's, unless ``MLPROV_JOURNAL_DIR`` names another), as ``StoreLocation.artifact_dir``."""
+    if os.environ.get(ARTIFACT_ENV):
+        return Path(os.environ[ARTIFACT_ENV]).expanduser()
+    return _journal_dir().parent / "artifacts"
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _artifact_name(name: str | Path) -> Path:
+    """A file name relative to a run's artifact folder, refused if it would leave the folder."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise ValueError(f"artifact name {str(name)!r}: give a relative name inside the run's folder, "
+                         "such as 'loss-curve.png'")
+    return relative
 
 
 def append_locked(path: Path, data: bytes) -> None:
@@ -298,10 +337,15 @@ class Run:
         self.outputs = {step: dict(names) for step, names in (outputs or {}).items()}
         self.journal_path = _journal_dir() / f"{self.id}.nt"
         self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        self.artifact_dir = (_artifact_root() / self.id).absolute()  # made when the run keeps its first file
         self._buffer: list[str] = []
+        self._series_points: dict[str, list[tuple[int, Any]]] = {}  # series node → its points not yet flushed
+        self._series_described: set[tuple[str, str | None]] = set()  # (series node, cell) whose links are written
         self._flushed_at = time.monotonic()
         self._meter = CellMeter()
+        self._energy: EnergyMeter | None = None  # set when MLPROV_ENERGY asks for estimates
         self._usage: dict[str, float] = {"cpuUserTime": 0.0, "cpuSystemTime": 0.0}
+        self._energy_total = [0.0, 0.0]  # kWh, kg CO2eq over the cells so far
         self._cell: str | None = None
         self._cell_count = 0
         self._cell_started = 0.0
@@ -317,13 +361,14 @@ class Run:
         self._cell_step: str | None = None
         self.started = _now()
         self._describe_run(title, plan_digest)
+        self._open_energy()
         self.flush()
 
     # -- journal ---------------------------------------------------------------------
 
     def _add(self, subject: str, predicate: str, obj: str) -> None:
         if len(obj) > LARGE_VALUE_CHARS:
-            value = large_value(self.journal_path, self.iri, subject, predicate, obj)
+            value = large_value(self.artifact_dir / "values", self.iri, subject, predicate, obj)
             value.write()
             self._buffer += [line + "\n" for line in (value.preview, *value.lines)]
             return
@@ -334,6 +379,10 @@ class Run:
             self._buffer.append(f"<{subject}> {_TYPE} <{cls}> .\n")
 
     def flush(self) -> None:
+        for node, points in self._series_points.items():
+            # The epochs logged since the last flush, as one chunk that ingest merges into the series.
+            self._buffer.append(f"<{node}> <{MLPROV}seriesChunk> {series.literal(points)} .\n")
+        self._series_points.clear()
         if self._buffer:
             append_locked(self.journal_path, "".join(self._buffer).encode("utf-8"))
             self._buffer.clear()
@@ -439,18 +488,13 @@ class Run:
         new -= set(sys.stdlib_module_names)
         if not new:
             return
-        import importlib.metadata
-
-        owners = _distributions()
+        owners, versions = _distributions()
         for module in sorted(new):
             for dist in owners.get(module, ()):
-                if dist in self._seen_distributions:
+                if dist in self._seen_distributions or dist not in versions:
                     continue
                 self._seen_distributions.add(dist)
-                try:
-                    version = importlib.metadata.version(dist)
-                except importlib.metadata.PackageNotFoundError:
-                    continue
+                version = versions[dist]
                 self._setting(
                     f"package/{_slug(dist)}", [REPR + "Package"], f"{dist} {version}", packageName=dist, version=version
                 )
@@ -490,6 +534,8 @@ class Run:
             self._add(cell, PROV + "wasInformedBy", _iri(self._previous_cell))
         self._cell_step = step
         self.flush()
+        if self._energy is not None:
+            self._energy.start()
         self._meter.start()  # last: the cell's own use, not the recording's
 
     def _end_cell(self, error: BaseException | None) -> None:
@@ -497,9 +543,12 @@ class Run:
         if cell is None:
             return
         usage = self._meter.stop()
+        energy = self._energy.stop() if self._energy is not None else None
         self._add(cell, PROV + "endedAtTime", _lit(_now()))
         self._add(cell, MLPROV + "duration", _decimal(time.perf_counter() - self._cell_started))
         self._record_usage(cell, usage)
+        if energy is not None:
+            self._record_energy(cell, energy)
         if error is None:
             self._add(cell, MLPROV + "status", _iri(MLPROV + "Completed"))
             if self._cell_step:
@@ -532,6 +581,7 @@ class Run:
             self._add(cell, MLPROV + memory, _lit(usage.peak_rss_bytes))
         if usage.gpu_peak_bytes is not None:
             self._add(cell, MLPROV + "peakGpuMemory", _lit(usage.gpu_peak_bytes))
+            self._add(cell, MLPROV + "gpuMemoryMethod", _lit(GPU_METHODS[usage.gpu_method]))
         total = self._usage
         total["cpuUserTime"] += usage.cpu_user_s
         total["cpuSystemTime"] += usage.cpu_system_s
@@ -540,6 +590,29 @@ class Run:
             total["peakGpuMemory"] = max(total.get("peakGpuMemory") or 0, usage.gpu_peak_bytes)
         for name, value in total.items():
             self._add(self.iri, MLPROV + name, _decimal(value) if name.startswith("cpu") else _lit(value))
+
+    def _open_energy(self) -> None:
+        """codecarbon's estimates when MLPROV_ENERGY asks for them: how they are made, or why there are none."""
+        from .cell_energy import EnergyMeter, requested
+
+        if not requested():
+            return
+        self._energy, why = EnergyMeter.open()
+        if self._energy is None:
+            print(f"mlprov: no energy estimates for this run: {why}")
+            self._add(self.iri, MLPROV + "energyUnavailable", _lit(why))
+        else:
+            self._add(self.iri, MLPROV + "energyMethod", _lit(self._energy.method))
+
+    def _record_energy(self, cell: str, energy: CellEnergy) -> None:
+        """The cell's kWh and kg CO2eq; the run's sums so far (single-valued: the last wins)."""
+        self._add(cell, MLPROV + "energyConsumed", _lit(energy.kwh))
+        self._add(cell, MLPROV + "carbonEmissions", _lit(energy.kg_co2eq))
+        total = self._energy_total
+        total[0] += energy.kwh
+        total[1] += energy.kg_co2eq
+        self._add(self.iri, MLPROV + "energyConsumed", _lit(total[0]))
+        self._add(self.iri, MLPROV + "carbonEmissions", _lit(total[1]))
 
     def _record_settings(self) -> None:
         """The parameter values in force when the first step after the parameters runs.
@@ -688,15 +761,30 @@ class Run:
         self._generated(node)
         return node
 
+    def artifact_path(self, name: str | Path) -> Path:
+        """Where the run writes a file it keeps (a figure, a checkpoint): ``name`` in the run's own
+        folder of the store's artifacts (as mlflow's artifact_uri), never the working directory."""
+        path = self.artifact_dir / _artifact_name(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def log_artifact(self, path: str | Path, *, label: str, kind: str = "file", derived_from: str | None = None) -> str:
-        """A file the notebook wrote (a figure, a checkpoint), with its sha256."""
-        path = Path(path)
-        node = f"{self.iri}/artifact/{_slug(path.name)}"
+        """A file the notebook wrote (a figure, a checkpoint), with its sha256.
+
+        A file outside the run's artifact folder is copied into it (the user's file stays where
+        it is) and the record names the stored copy, as ``mlflow.log_artifact`` does.
+        """
+        path = Path(path).absolute()
+        if not path.is_relative_to(self.artifact_dir):
+            import shutil
+
+            path = Path(shutil.copyfile(path, self.artifact_path(path.name)))
+        node = f"{self.iri}/artifact/{_slug(path.relative_to(self.artifact_dir).as_posix())}"
         self._type(node, PROV + "Entity", MLPROV + "Artifact")
         self._add(node, RDFS + "label", _lit(label))
         self._add(node, MLPROV + "artifactKind", _lit(kind))
-        self._add(node, PROV + "atLocation", _iri(path.absolute().as_uri()))  # a prov:Location, not text
-        self._add(node, MLPROV + "sha256", _lit(hashlib.sha256(path.read_bytes()).hexdigest()))
+        self._add(node, PROV + "atLocation", _iri(path.as_uri()))  # a prov:Location, not text
+        self._add(node, MLPROV + "sha256", _lit(_file_sha256(path)))
         if derived_from:
             self._add(node, PROV + "wasDerivedFrom", _iri(derived_from))
             self.use(derived_from)
@@ -706,16 +794,13 @@ class Run:
     def log_input_file(self, path: str | Path, *, label: str, kind: str = "file") -> str:
         """A file the notebook read that is not a data set (pretrained weights), with its sha256."""
         path = Path(path)
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
+        digest = _file_sha256(path)
         node = f"{self.iri}/input/{_slug(path.name)}"
         self._type(node, PROV + "Entity", MLPROV + "Artifact")
         self._add(node, RDFS + "label", _lit(label))
         self._add(node, MLPROV + "artifactKind", _lit(kind))
         self._add(node, PROV + "atLocation", _iri(path.absolute().as_uri()))  # a prov:Location, not text
-        self._add(node, MLPROV + "sha256", _lit(digest.hexdigest()))
+        self._add(node, MLPROV + "sha256", _lit(digest))
         self.use(node)
         return node
 
@@ -743,26 +828,34 @@ class Run:
         for_class: str | None = None,
         model: str | None = None,
     ) -> str:
-        """One evaluation value; ``epoch`` makes it part of a per-epoch series."""
+        """One evaluation value; ``epoch`` makes it a point of the measure's per-epoch series: one
+        node per measure and split, its points journaled as chunks at each flush (see ``series``)."""
         node = f"{self.iri}/metric/{_slug(name)}"
         node += f"/{_slug(split)}" if split else ""
         node += f"/class/{_slug(for_class)}" if for_class is not None else ""
-        node += f"/epoch/{int(epoch)}" if epoch is not None else ""
+        node += series.SERIES_SEGMENT if epoch is not None else ""
         step = self._cell_step
         if self._metric_steps.setdefault(node, step) != step and step in self.steps:
             # A second step of the same class (two evaluations): its own evaluation, never the first's value replaced.
             node += f"/step/{list(self.steps).index(step) + 1}"
+        if epoch is not None:
+            # One series node per measure and split: its points wait for the next flush (see series).
+            points = self._series_points.setdefault(node, [])
+            points.append((int(epoch), _scalar(value)))
+            if len(points) > 1 or (node, self._cell) in self._series_described:
+                if time.monotonic() - self._flushed_at > EPOCH_FLUSH_S:
+                    self.flush()  # a long training loop: its epochs reach the journal (mlprov run's progress) as they come
+                return node
+            self._series_described.add((node, self._cell))
         # mls:ModelEvaluation only: its prov:Entity follows from the ontology, no query asks for it, and
         # exports write it out (export.with_implied_types).
         self._buffer.append(
             f"<{node}> {_TYPE} <{MLS}ModelEvaluation> .\n<{node}> <{MLS}specifiedBy> <{MLPROV}{_slug(name)}> .\n"
         )
-        self._add(node, MLS + "hasValue", _lit(value))
         if epoch is None:
+            self._add(node, MLS + "hasValue", _lit(value))
             shown = f"{value:.4g}" if isinstance(value, numbers.Real) else "…"
             self._add(node, RDFS + "label", _lit(f"{name}{f' ({for_class})' if for_class is not None else ''} = {shown}"))
-        else:
-            self._add(node, MLPROV + "epoch", _lit(int(epoch)))
         if split:
             self._add(node, MLPROV + "splitName", _lit(split))
         if for_class is not None:
@@ -772,8 +865,6 @@ class Run:
         if model:
             self.use(model)
         self._generated(node, output=True)
-        if epoch is not None and time.monotonic() - self._flushed_at > EPOCH_FLUSH_S:
-            self.flush()  # a long training loop: its epochs reach the journal (mlprov run's progress) as they come
         return node
 
     def close(self) -> None:
@@ -785,6 +876,21 @@ class NullRun:
 
     iri = ""
     id = ""
+    _folder: Path | None = None
+
+    def artifact_path(self, name: str | Path) -> Path:
+        """A fresh temporary folder, removed when the kernel exits: nothing is recorded, so
+        nothing is kept, and the working directory is not littered."""
+        if self._folder is None:
+            import atexit
+            import shutil
+            import tempfile
+
+            self._folder = Path(tempfile.mkdtemp(prefix="mlprov-unrecorded-"))
+            atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
+        path = self._folder / _artifact_name(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def __getattr__(self, name: str):
         if name.startswith("log_") or name in ("use", "close", "flush"):
@@ -856,29 +962,37 @@ def start(
     return run
 
 
-_DISTRIBUTIONS: dict[str, list[str]] | None = None
+_DISTRIBUTIONS: tuple[dict[str, list[str]], dict[str, str]] | None = None
 
 
-def _distributions() -> dict[str, list[str]]:
-    """Top-level module → distributions; cached on disk while sys.path's folders are unchanged.
+def _distributions() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Top-level module → distributions, and each distribution's version; cached on disk
+    while sys.path's folders are unchanged.
 
-    Scanning every installed distribution takes ~0.2 s with torch installed: more than
-    the rest of capture costs in a whole run, so it is done once per environment.
+    Scanning every installed distribution takes ~0.2 s with torch installed, and asking for
+    one version ~2 ms: more than the rest of capture costs in a whole run, so both are read
+    once per environment.
     """
     global _DISTRIBUTIONS
     if _DISTRIBUTIONS is None:
         # Installed distributions live in site-packages folders, whose mtime changes when one
-        # is installed or removed; other sys.path entries (the notebook's folder) change all
-        # the time and hold none.
+        # is installed, upgraded or removed; other sys.path entries (the notebook's folder)
+        # change all the time and hold none.
         folders = [p for p in sys.path if p.endswith(("site-packages", "dist-packages")) and os.path.isdir(p)]
         key = hashlib.sha256(repr([(p, os.stat(p).st_mtime_ns) for p in folders]).encode()).hexdigest()[:16]
-        cache = _journal_dir() / f".packages-{key}.json"
+        cache = _journal_dir() / f".distributions-{key}.json"
         try:
-            _DISTRIBUTIONS = json.loads(cache.read_text(encoding="utf-8"))
+            owners, versions = json.loads(cache.read_text(encoding="utf-8"))
+            _DISTRIBUTIONS = owners, versions
         except (OSError, ValueError):
             import importlib.metadata
 
-            _DISTRIBUTIONS = importlib.metadata.packages_distributions()
+            versions = {}
+            for dist in importlib.metadata.distributions():  # the first on sys.path wins, as import finds it
+                name = dist.metadata["Name"]
+                if name:
+                    versions.setdefault(name, dist.version)
+            _DISTRIBUTIONS = importlib.metadata.packages_distributions(), versions
             try:
                 cache.write_text(json.dumps(_DISTRIBUTIONS), encoding="utf-8")
             except OSError:

@@ -6,6 +6,7 @@ one line on stderr and never a traceback.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections import Counter
@@ -36,23 +37,22 @@ def _store_option(f):
     )(f)
 
 
-def _location(store: str | None) -> StoreLocation:
+def _location(store: str | None, artifacts: Path | None = None) -> StoreLocation:
     from .store import StoreLocation
 
-    return StoreLocation.resolve(store)
+    return StoreLocation.resolve(store, artifacts=artifacts)
 
 
-def _reading_location(store: str | None) -> StoreLocation:
-    """The store, its run summaries built first if an earlier mlprov wrote it (once)."""
-    from .run_summaries import ensure_built
-
-    location = _location(store)
-    ensure_built(location)
-    return location
+def _artifacts_option(f):
+    return click.option(
+        "--artifacts", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+        help="Where runs keep the files they write, RUN-ID/ a run [env MLPROV_ARTIFACT_DIR; default artifacts/ in the store folder, or in .mlprov for a server store].",
+    )(f)
 
 
 def _quiet_option(f):
-    return click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (errors still show).")(f)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="No progress on stderr: no bar on a terminal, no lines in a log (errors still show).")(f)
 
 
 def _force_option(f):
@@ -202,12 +202,14 @@ def generate(plan_file: Path, output: Path | None, params: tuple[str, ...], forc
 @click.argument("source", metavar="PLAN|NOTEBOOK", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to save the executed notebook.")
 @click.option("--timeout", type=int, default=None, help="Seconds a cell may run before the run is stopped.")
+@click.option("--energy", is_flag=True, help="Estimate energy and emissions per cell (codecarbon, offline; as MLPROV_ENERGY=on).")
 @_override_option
 @_force_option
 @_quiet_option
+@_artifacts_option
 @_store_option
-def run_command(source: Path, output: Path | None, timeout: int | None, params: tuple[str, ...], force: bool,
-                quiet: bool, store: str | None) -> None:
+def run_command(source: Path, output: Path | None, timeout: int | None, energy: bool, params: tuple[str, ...],
+                force: bool, quiet: bool, artifacts: Path | None, store: str | None) -> None:
     """Execute a plan's notebook (or a notebook) and record the run in the store.
 
     Ctrl-C or SIGTERM stops the running cell, saves the notebook so far and stores the
@@ -220,9 +222,13 @@ def run_command(source: Path, output: Path | None, timeout: int | None, params: 
     from .workflow import run
 
     signal.signal(signal.SIGTERM, _terminated)  # while no kernel runs; execute stops one itself
-    location = _location(store)
+    if energy:
+        from .cell_energy import ENERGY_ENV
+
+        os.environ[ENERGY_ENV] = "on"  # the kernel inherits this process's environment
+    location = _location(store, artifacts)
     overrides = parse_overrides(params)
-    with progress("running", "cell", quiet=quiet, plain=True) as shown:
+    with progress("running", "cell", quiet=quiet) as shown:
         outcome = run(source, location, output=output, timeout_s=timeout, on_cell=shown.set, force=force,
                       overrides=overrides, on_epoch=lambda done, total: shown.set_inner(done, total, "epoch"))
     if outcome.generated is not None and outcome.generated.derived_file is not None:
@@ -263,10 +269,13 @@ def run_command(source: Path, output: Path | None, timeout: int | None, params: 
 @click.option("--timeout", type=int, default=None, help="Seconds a cell may run before its run is stopped.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @_force_option
+@_quiet_option
+@_artifacts_option
 @_store_option
 def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count: int | None, seed: int | None,
                   executor: str, scheduler: str | None, workers: int | None, retries: int, rank_by: str,
-                  resume_iri: str | None, timeout: int | None, fmt: str, force: bool, store: str | None) -> None:
+                  resume_iri: str | None, timeout: int | None, fmt: str, force: bool, quiet: bool,
+                  artifacts: Path | None, store: str | None) -> None:
     """Run PLAN for every combination of the -p values, in parallel, as one sweep.
 
     Every point is checked before anything runs; each run is stored as it finishes, then
@@ -281,7 +290,7 @@ def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count:
     from .sweep.running import Settings, resume, sweep
 
     signal.signal(signal.SIGTERM, _terminated)  # the sweep is then recorded as interrupted; exit 143
-    location = _location(store)
+    location = _location(store, artifacts)
     settings = Settings(executor, workers, scheduler, retries, timeout)
     rank = queries.resolve("sweep-summary")
     queries.prepare(rank, {"sweep": "urn:mlprov:sweep:x", "rank_by": rank_by})  # a bad --rank-by: refused before running
@@ -289,7 +298,7 @@ def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count:
         raise UserError("--resume runs the stored sweep's own points; leave out -p and --random")
     if resume_iri is None and plan_file is None:
         raise UserError("sweep: give the PLAN to sweep (or --resume SWEEP)")
-    with progress("sweeping", "run") as shown:
+    with progress("sweeping", "run", quiet=quiet, every_s=1.0) as shown:
 
         def on_point(point, done: int, total: int) -> None:
             shown.set(done, total)
@@ -314,8 +323,9 @@ def sweep_command(plan_file: Path | None, params: tuple[str, ...], random_count:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_quiet_option
 @_store_option
-def ingest(paths: tuple[Path, ...], store: str | None) -> None:
+def ingest(paths: tuple[Path, ...], quiet: bool, store: str | None) -> None:
     """Record runs of notebooks executed outside mlprov (papermill, nbconvert, JupyterLab).
 
     PATHS are journal files, journal folders or executed notebooks; by default every
@@ -327,7 +337,7 @@ def ingest(paths: tuple[Path, ...], store: str | None) -> None:
     from .workflow import ingest_paths
 
     refusal = None
-    with progress("ingesting", "run", every_s=1.0) as shown:
+    with progress("ingesting", "run", quiet=quiet, every_s=1.0) as shown:
         try:
             results = ingest_paths(list(paths), _location(store), on_run=shown.set)
         except JournalsRefused as error:
@@ -392,10 +402,10 @@ def runs(limit: int, offset: int, fmt: str, sweep_iri: str | None, timeout_s: fl
     from . import queries
 
     if sweep_iri is not None:
-        result = queries.run_stoppable(_reading_location(store), queries.resolve("sweep-summary"), {"sweep": sweep_iri},
+        result = queries.run_stoppable(_location(store), queries.resolve("sweep-summary"), {"sweep": sweep_iri},
                                        timeout_s=timeout_s)
     else:
-        result = queries.run_stoppable(_reading_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
+        result = queries.run_stoppable(_location(store), queries.resolve("runs"), {"limit": limit, "offset": offset},
                                        timeout_s=timeout_s)
     _print_result(result, fmt)
 
@@ -461,7 +471,7 @@ def query(spec: str | None, params: tuple[str, ...], fmt: str, list_: bool, time
             raise UserError(f"--param {item}: write NAME=VALUE")
         raw[name.strip()] = value
     canned = queries.resolve(spec)
-    result = queries.run_stoppable(_reading_location(store), canned, raw, timeout_s=timeout_s, allow_service=allow_service)
+    result = queries.run_stoppable(_location(store), canned, raw, timeout_s=timeout_s, allow_service=allow_service)
     _print_result(result, fmt)
 
 
@@ -503,14 +513,15 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; anything but loopback lets others read the store.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port to listen on.")
 @_timeout_option
+@_artifacts_option
 @_store_option
-def serve(host: str, port: int, timeout_s: float, store: str | None) -> None:
+def serve(host: str, port: int, timeout_s: float, artifacts: Path | None, store: str | None) -> None:
     """Explore the store in the browser: runs, plans, graphs and queries (read-only)."""
     import uvicorn
 
     from .web import create_app
 
-    location = _reading_location(store)
+    location = _location(store, artifacts)
     app = create_app(location, timeout_s=timeout_s)
     if host not in _LOOPBACK:
         click.echo(f"mlprov serve: warning: listening on {host}: the app has no login, so anyone who can reach "
@@ -613,11 +624,12 @@ def export_command(iri: str, fmt: str, output: Path | None, force: bool, store: 
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="The plan to write [default: FILE with .ttl]; for a DIR, the folder for the plans [default: beside each file].")
 @click.option("--force", is_flag=True, help="Overwrite plan files that exist.")
+@_quiet_option
 @_store_option
-def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: str | None) -> None:
+def import_mlprovcodegen(file: Path, output: Path | None, force: bool, quiet: bool, store: str | None) -> None:
     """Turn MLProvCodeGen provenance files (one FILE, or every Provenance_*.json in DIR) into plans and legacy runs."""
     if file.is_dir():
-        _import_folder(file, output, force, store)
+        _import_folder(file, output, force, quiet, store)
         return
     from .legacy import import_file
 
@@ -634,17 +646,13 @@ def import_mlprovcodegen(file: Path, output: Path | None, force: bool, store: st
     click.echo(f"next: 'mlprov run {result.plan_file}', then 'mlprov reproduce {result.run}' to compare")
 
 
-def _import_folder(folder: Path, output: Path | None, force: bool, store: str | None) -> None:
-    """Every file of the folder with a progress bar, then one row a file; exit 2 if any was refused."""
+def _import_folder(folder: Path, output: Path | None, force: bool, quiet: bool, store: str | None) -> None:
+    """Every file of the folder with its progress, then one row a file; exit 2 if any was refused."""
     from .legacy import import_folder
     from .progress import progress
-    from .legacy.importing import provenance_files
 
-    total = len(provenance_files(folder))
-    with progress("importing", "file", every_s=1.0) as shown:
-        count = iter(range(1, total + 1))
-        done = import_folder(folder, _location(store), output=output, force=force,
-                             on_file=lambda _path: shown.set(next(count), total))
+    with progress("importing", "file", quiet=quiet, every_s=1.0) as shown:
+        done = import_folder(folder, _location(store), output=output, force=force, on_file=shown.set)
     width = max(len(o.source.name) for o in done.outcomes)
     click.echo(f"{'file':<{width}}  result")
     for o in done.outcomes:

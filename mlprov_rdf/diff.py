@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pyoxigraph as ox
 
 from . import queries, vocab
+from .series import points as epoch_points
 from .arguments import checked_run_iri
 from .errors import UserError
 from .legacy_measures import class_pairs, counterpart
@@ -98,17 +99,21 @@ WHERE {
 """
 
 _USAGE = _PREFIXES + """
-SELECT ?run ?cpu_user ?cpu_system ?peak_memory ?peak_gpu_memory
+SELECT ?run ?cpu_user ?cpu_system ?peak_memory ?peak_gpu_memory ?energy_kwh ?emissions_kg ?energy_method
 WHERE {
   ?run a mls:Run .
   OPTIONAL { ?run mlprov:cpuUserTime ?cpu_user }
   OPTIONAL { ?run mlprov:cpuSystemTime ?cpu_system }
   OPTIONAL { ?run mlprov:peakMemory ?peak_memory }
   OPTIONAL { ?run mlprov:peakGpuMemory ?peak_gpu_memory }
+  OPTIONAL { ?run mlprov:energyConsumed ?energy_kwh }
+  OPTIONAL { ?run mlprov:carbonEmissions ?emissions_kg }
+  OPTIONAL { ?run mlprov:energyMethod ?energy_method }
 }
 """
 _USAGE_NAMES = {"cpu_user": "CPU s, user", "cpu_system": "CPU s, system", "peak_memory": "peak memory, bytes",
-                "peak_gpu_memory": "peak GPU memory, bytes"}
+                "peak_gpu_memory": "peak GPU memory, bytes", "energy_kwh": "energy, kWh",
+                "emissions_kg": "emissions, kg CO2eq", "energy_method": "energy estimated by"}
 
 _SETTINGS = _PREFIXES + """
 SELECT ?run ?name ?value ?step ?step_label ?position ?comment
@@ -127,7 +132,7 @@ WHERE {
 
 # What the run's cells generated, and the files they read that no cell generated.
 _ENTITIES = _PREFIXES + """
-SELECT ?run ?entity ?cell ?kind ?label ?value ?sha256 ?parameters ?architecture ?epoch ?operation ?comment
+SELECT ?run ?entity ?cell ?kind ?label ?value ?sha256 ?parameters ?architecture ?epoch ?series ?operation ?comment
 WHERE {
   ?cell dcterms:isPartOf ?run .
   {
@@ -147,6 +152,7 @@ WHERE {
   OPTIONAL { ?entity mlprov:parameterCount ?parameters }
   OPTIONAL { ?entity mlprov:architecture ?architecture }
   OPTIONAL { ?entity mlprov:epoch ?epoch }
+  OPTIONAL { ?entity mlprov:series ?series }
   OPTIONAL { ?entity mlprov:operation ?operation }
   OPTIONAL { ?entity rdfs:comment ?comment }
 }
@@ -551,10 +557,11 @@ def _entities_by_key(run: _Run) -> dict[tuple[str, str], dict]:
         kind = row["kind"]
         if row["operation"] is not None:
             operations.setdefault(local, []).append(str(row["operation"]))
-        if row["epoch"] is not None:
-            stem = re.sub(r"/epoch/\d+$", "", local)
+        if row["epoch"] is not None:  # a series node, or one epoch's node of a run stored before series
+            stem = re.sub(r"/(?:epoch/\d+|series)$", "", local)
             name = _metric_name(stem) + " per epoch"
-            series.setdefault((kind, name), []).append((row["epoch"], row["value"], row["cell"]))
+            series.setdefault((kind, name), []).extend(
+                (epoch, value, row["cell"]) for epoch, value in epoch_points(row["series"], row["epoch"], row["value"]))
             series_parts[(kind, name)] = (_metric_parts(stem), row["comment"])
             continue
         value = _entity_value(kind, row)

@@ -135,13 +135,15 @@ def execute_notebook(
     *,
     journal_dir: Path,
     run_id: str,
+    artifact_dir: Path,
     timeout_s: int | None = None,
     on_cell: Callable[[int, int], None] | None = None,
     on_epoch: Callable[[int, int | None], None] | None = None,
 ) -> Execution:
     """Execute ``source`` in its own folder and save the result (with outputs) to ``output``.
 
-    A stop (see the module's docstring) ends the execution early; it is returned, not raised.
+    The run keeps the files it writes in ``artifact_dir``/RUN-ID. A stop (see the module's
+    docstring) ends the execution early; it is returned, not raised.
     ``on_cell(done, total)`` after each cell; ``on_epoch(epoch, None)`` as a training cell's
     epochs reach the journal.
     """
@@ -157,6 +159,7 @@ def execute_notebook(
     env = {
         "MLPROV_JOURNAL_DIR": str(journal_dir),
         "MLPROV_RUN_ID": run_id,
+        "MLPROV_ARTIFACT_DIR": str(artifact_dir),
         "MLPROV_NOTEBOOK": str(Path(source).absolute()),
     }
     stopper = _Stopper(client, timeout_s)
@@ -211,10 +214,11 @@ def execute_notebook(
 
 class _EpochWatcher(threading.Thread):
     """Reads what the kernel appends to the journal while a cell runs and reports the highest
-    ``mlprov:epoch`` seen in it (capture flushes a training loop's epochs as they come)."""
+    epoch seen in it: capture flushes a training loop's epochs as they come, each flush's as
+    one ``mlprov:seriesChunk`` line (``"{\\"epochs\\":[4,5,6],...}"``, see ``series``)."""
 
     INTERVAL_S = 0.25
-    _EPOCH = re.compile(rb"<" + re.escape(vocab.MLPROV.encode()) + rb'epoch> "(\d+)"')
+    _EPOCHS = re.compile(rb"<" + re.escape(vocab.MLPROV.encode()) + rb'seriesChunk> "\{\\"epochs\\":\[([0-9,]*)\]')
 
     def __init__(self, journal: Path, on_epoch: Callable[[int, int | None], None]):
         super().__init__(daemon=True)
@@ -242,7 +246,7 @@ class _EpochWatcher(threading.Thread):
             return
         cut = data.rfind(b"\n") + 1  # a line still being written is read next time
         self._offset += cut
-        epochs = [int(m) for m in self._EPOCH.findall(data[:cut])]
+        epochs = [int(e) for chunk in self._EPOCHS.findall(data[:cut]) for e in chunk.split(b",") if e]
         if epochs and max(epochs) > self._highest:
             self._highest = max(epochs)
             self.on_epoch(self._highest, None)

@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator
 import pyoxigraph as ox
 import rdflib
 
-from . import capture, run_summaries, vocab
+from . import capture, run_summaries, series, vocab
 from .errors import StoreUnreachable, UserError
 from .plan import Plan
 from .resources import ontology_dir
@@ -65,6 +65,8 @@ PARAMETER_NAME = _nt(vocab.MLPROV + "parameterName")
 SPLIT_NAME = _nt(vocab.MLPROV + "splitName")
 EPOCH = _nt(vocab.MLPROV + "epoch")
 FOR_CLASS = _nt(vocab.MLPROV + "forClass")
+SERIES = _nt(vocab.MLPROV + "series")
+SERIES_CHUNK = _nt(vocab.MLPROV + "seriesChunk")
 _SUMMARISED = {HAS_VALUE, PARAMETER_NAME, SPECIFIED_BY, SPLIT_NAME, EPOCH, FOR_CLASS}
 
 #: Properties with one value per subject; in a journal the last line wins.
@@ -79,10 +81,10 @@ FUNCTIONAL = {
     _nt(vocab.MLPROV + "sha256"),
     _nt(vocab.MLPROV + "sampleCount"),
     *(_nt(vocab.MLPROV + name) for name in ("cpuUserTime", "cpuSystemTime", "peakMemory", "processPeakMemory",
-                                           "peakGpuMemory")),  # a run's totals and peaks, written after each cell
+                                           "peakGpuMemory", "energyConsumed", "carbonEmissions")),  # a run's totals and peaks, written after each cell
 }
 #: Predicates of the journal lines whose terms ingest reads.
-_READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT})
+_READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT, SERIES_CHUNK})
 #: Quads in one bulk write (see :meth:`Store.add_graphs`): enough that RocksDB gets few
 #: files, few enough that reading the next batch overlaps writing this one.
 BULK_QUADS = 100_000
@@ -496,6 +498,9 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
     status = FAILED if last == FAILED else COMPLETED if planned_done and last == COMPLETED else INTERRUPTED
     derived.append((run, STATUS, status))
     derived += direct_values(kept, run)
+    dropped_chunks, series_statements = merged_series(statements)
+    dropped |= dropped_chunks
+    derived += series_statements
     if run not in ended and starts:
         ends = sorted((ended[c] for c in cells if c in ended), key=_time)
         end = ends[-1] if ends else starts[0]
@@ -509,6 +514,66 @@ def finish_run(statements: list[Statement], run_iri: str) -> Finished:
         (bundle, _nt(vocab.PROV + "wasGeneratedBy"), run),
     ]
     return Finished(frozenset(dropped), derived, status[1:-1].rsplit("#", 1)[1])
+
+
+def merged_series(statements: list[Statement]) -> tuple[set[Statement], list[Statement]]:
+    """Each series' chunks (``mlprov:seriesChunk``, in journal order), to leave out, and
+    the statements that replace them: the one ``mlprov:series`` literal, and its last epoch
+    as ``mlprov:epoch`` and ``mls:hasValue`` (what a query without JSON reads: table1's
+    final training loss)."""
+    chunks: dict[str, list[list[tuple[int, object]]]] = {}
+    dropped: set[Statement] = set()
+    for st in statements:
+        if st[1] == SERIES_CHUNK:
+            try:
+                chunks.setdefault(st[0], []).append(series.decode(capture.literal_text(st[2])))
+            except (ValueError, KeyError, TypeError):  # a line edited by hand: kept as it is, not lost
+                log.warning("%s: a series chunk that is not {\"epochs\":[...],\"values\":[...]}: kept unmerged: %.80s",
+                            st[0], st[2])
+                continue
+            dropped.add(st)
+    derived: list[Statement] = []
+    for node, decoded in chunks.items():
+        points = series.merged(decoded)
+        if not points:
+            continue
+        epoch, value = points[-1]
+        derived += [
+            (node, SERIES, series.literal(points)),
+            (node, EPOCH, capture._lit(epoch)),
+            (node, HAS_VALUE, capture._lit(value)),
+        ]
+    return dropped, derived
+
+
+#: An evaluation node an earlier mlprov wrote for each epoch: ``.../metric/training_loss/train/epoch/7``.
+_EPOCH_NODE = re.compile(r"^(<.+)/epoch/[0-9]+((?:/step/[0-9]+)?>)$")
+_PROV_ENTITY = _nt(vocab.PROV + "Entity")
+
+
+def folded_epoch_nodes(statements: list[Statement]) -> list[Statement]:
+    """A journal an earlier mlprov wrote, its per-epoch nodes as series chunks: each node's
+    value becomes a one-epoch chunk of the series node its measure, split and class name,
+    and its links (measure, split, cell, model, the run's output) the series node's."""
+    nodes: dict[str, tuple[str, int]] = {}
+    for s, p, o in statements:
+        if p == EPOCH and (m := _EPOCH_NODE.match(s)):
+            nodes[s] = (m[1] + series.SERIES_SEGMENT + m[2], int(_lexical(o)))
+    if not nodes:
+        return statements
+    out: list[Statement] = []
+    for s, p, o in statements:
+        if s in nodes:
+            node, epoch = nodes[s]
+            if p == HAS_VALUE:
+                value = capture.literal_text(o)
+                number = float(value) if o.endswith(f"<{vocab.XSD}double>") else int(value) if o.endswith(f"<{vocab.XSD}integer>") else value
+                out.append((node, SERIES_CHUNK, series.literal([(epoch, number)])))
+            elif p != EPOCH and (p, o) != (RDF_TYPE, _PROV_ENTITY):
+                out.append((node, p, o))
+        else:
+            out.append((s, p, nodes[o][0]) if o in nodes else (s, p, o))
+    return list(dict.fromkeys(out))
 
 
 def _checked_name(path: Path) -> Path:
@@ -591,7 +656,7 @@ def _set_aside(path: Path, run: str, lines: list[str]) -> list[capture.LargeValu
         if o[:1] != '"' or o[-2:] != " ." or len(o) <= capture.LARGE_VALUE_CHARS:
             raise JournalRefused(path, f"{where} whose object is not a literal value; no store holds "
                                        "a term that long: remove the line")
-        value = capture.large_value(path, run, s[1:-1], p[1:-1], o[:-2])
+        value = capture.large_value(capture.value_folder(path), run, s[1:-1], p[1:-1], o[:-2])
         lines[index] = value.preview
         lines += value.lines
         values.append(value)
@@ -625,8 +690,9 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
         except OSError as error:
             raise JournalRefused(path, f"{value.path}: cannot keep a value of {len(value.data):,} bytes beside the "
                                        f"journal ({error.strerror}); free space there and run 'mlprov ingest' again") from None
-    if line_by_line or scan.strict:
-        statements = _parse_lines(path, lines)
+    if line_by_line or scan.strict or any(st[1] == EPOCH for st in scan.statements):
+        # (mlprov:epoch in a journal: an earlier mlprov's per-epoch nodes, folded into series)
+        statements = folded_epoch_nodes(_parse_lines(path, lines))
         finished = finish_run(statements, run)
         lines = [_line(st) for st in statements if st not in finished.dropped]
     else:

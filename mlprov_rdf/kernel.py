@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from .errors import UserError
@@ -34,8 +35,15 @@ def install_kernel(*, name: str = KERNEL_NAME, display_name: str = DISPLAY_NAME,
     if not name or not all(c.isalnum() or c in "._-" for c in name):
         raise UserError(f"--name {name!r}: a kernel name is letters, digits and . _ - only")
     try:
-        where = install(kernel_name=name, display_name=display_name, user=user and prefix is None,
-                        prefix=str(prefix) if prefix is not None else None)
+        # ipykernel writes the spec into a mkdtemp folder and removes only the spec inside it:
+        # its folder is made inside one of ours, which goes, so /tmp keeps nothing.
+        with tempfile.TemporaryDirectory(prefix="mlprov-kernelspec-") as scratch:
+            before, tempfile.tempdir = tempfile.tempdir, scratch
+            try:
+                where = install(kernel_name=name, display_name=display_name, user=user and prefix is None,
+                                prefix=str(prefix) if prefix is not None else None)
+            finally:
+                tempfile.tempdir = before
     except OSError as error:
         raise UserError(f"kernel install: cannot write the kernelspec ({error.strerror or error}); "
                         "use --user, or --sys-prefix in an environment you own") from None

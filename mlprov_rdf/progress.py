@@ -1,7 +1,8 @@
-"""Progress of long commands on stderr, as people expect it from pip or papermill: a tqdm
-bar on a terminal; for ``mlprov run``, plain lines when stderr is a file or a pipe (a CI
-log); nothing with ``--quiet``. The command line's alone: the library reports through
-callbacks."""
+"""Progress of long commands (run, sweep, ingest, a folder's import) on stderr, as people
+expect it from pip or papermill: a tqdm bar on a terminal; plain lines, at most one each
+``every_s``, when stderr is a file or a pipe (a CI log): ``running: 3/8 cells``,
+``running: epoch 5/40``; nothing with ``--quiet``. The command line's alone: the library
+reports through callbacks."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ INNER_LINE_S = 5.0
 class Progress:
     """Counts of one kind of work (cells, runs, files) and, below them, of an inner one (epochs)."""
 
-    def __init__(self, desc: str, unit: str, *, stream: TextIO, quiet: bool, every_s: float, plain: bool):
+    def __init__(self, desc: str, unit: str, *, stream: TextIO, quiet: bool, every_s: float):
         self.desc, self.unit, self.stream, self.every_s = desc, unit, stream, every_s
         self.terminal = not quiet and stream.isatty()
-        self.quiet = quiet or not (self.terminal or plain)
+        self.quiet = quiet
         self._bar = self._inner = None
         self._last_line, self._last_text = 0.0, ""
         self._inner_shown = 0
@@ -87,12 +88,11 @@ class Progress:
 
 
 @contextmanager
-def progress(desc: str, unit: str, *, quiet: bool = False, plain: bool = False, every_s: float = 0.0,
+def progress(desc: str, unit: str, *, quiet: bool = False, every_s: float = 0.0,
              stream: TextIO | None = None) -> Iterator[Progress]:
-    """A :class:`Progress` for a command's work. ``plain``: lines where stderr is no terminal
-    (else nothing there); ``every_s``: the least time between them (0: a line for each step;
-    the last step always gets one)."""
-    shown = Progress(desc, unit, stream=stream or sys.stderr, quiet=quiet, every_s=every_s, plain=plain)
+    """A :class:`Progress` for a command's work. ``every_s``: the least time between plain
+    lines where stderr is no terminal (0: a line for each step; the last step always gets one)."""
+    shown = Progress(desc, unit, stream=stream or sys.stderr, quiet=quiet, every_s=every_s)
     try:
         yield shown
     finally:

@@ -55,7 +55,8 @@ Every query is read-only: update text (``DROP``, ``INSERT`` ...) is refused, and
 is allowed explicitly. Both are found in the query's tokens, so a comment or a string that
 holds the word does not count. A user's query runs through :func:`run_stoppable`, in a
 child process with a time limit (see :mod:`mlprov_rdf.stoppable_query`); :func:`run` runs
-in this process, for mlprov's own small queries about one run.
+in this process, for mlprov's own small queries about one run. Both expand a ``?series``
+column of per-epoch series into a row per epoch (:func:`expanded_series`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import pyoxigraph as ox
 
-from . import stoppable_query, vocab
+from . import run_summaries, series, stoppable_query, vocab
 from .errors import UserError
 from .resources import queries_dir
 from .store import query_keywords as query_form
@@ -192,6 +193,11 @@ class CannedQuery:
         """The parameters this query takes in a ``VALUES ?name { UNDEF }`` slot (read once)."""
         found = set(value_slots(self.text))
         return frozenset(p.name for p in self.params if p.name in found)
+
+    @cached_property
+    def reads_summaries(self) -> bool:
+        """Whether it reads the run summaries: its process checks first that the store has them."""
+        return run_summaries.reads_summaries(self.text)
 
 
 @dataclass
@@ -796,7 +802,7 @@ def run(store: "Store | RemoteStore", query: CannedQuery, raw_params: Mapping[st
     text, substitutions = prepare(query, raw_params or {})
     log.debug("query %s with %s", query.label, {k: str(v) for k, v in substitutions.items()})
     with _as_user_errors(query):
-        return _collect(store.query(text, substitutions), substitutions)
+        return expanded_series(_collect(store.query(text, substitutions), substitutions))
 
 
 def run_stoppable(
@@ -829,10 +835,11 @@ def run_stoppable(
     log.debug("query %s with %s, at most %g s", query.label, {k: str(v) for k, v in substitutions.items()}, timeout_s)
 
     job = partial(_answered, query, text, substitutions, presence)
-    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label, session=session)
+    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label, session=session,
+                                          reads_summaries=query.reads_summaries)
     header, _, payload = answer.partition(b"\n")
     meta = json.loads(header)
-    result = _decode(meta["kind"], payload, substitutions)
+    result = expanded_series(_decode(meta["kind"], payload, substitutions))
     missing = [f"no {_noun(query, name)} {bound[name]} in the store" for name in meta["absent"]]
     required = [m for name, m in zip(meta["absent"], missing) if query.param(name).required]
     if required:
@@ -879,9 +886,49 @@ def run_serialized(
             # QueryTriples, or a server's graph answer (a list of triples)
             return b"graph\n" + ox.serialize(answer, format=graph_format, prefixes=vocab.PREFIXES)
 
-    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label)
+    answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label,
+                                          reads_summaries=query.reads_summaries)
     kind, _, payload = answer.partition(b"\n")
     return kind.decode("ascii"), payload
+
+
+_RDF_JSON = vocab.RDF + "JSON"
+
+
+def point_term(value: object) -> ox.Literal:
+    """A series point's epoch or value (a Python number, text or boolean) as a typed literal."""
+    if isinstance(value, bool):
+        return ox.Literal(str(value).lower(), datatype=ox.NamedNode(vocab.XSD + "boolean"))
+    if isinstance(value, int):
+        return ox.Literal(str(value), datatype=ox.NamedNode(vocab.XSD + "integer"))
+    if isinstance(value, float):
+        text = "NaN" if math.isnan(value) else "INF" if value == math.inf else "-INF" if value == -math.inf else repr(value)
+        return ox.Literal(text, datatype=ox.NamedNode(vocab.XSD + "double"))
+    return ox.Literal(str(value))
+
+
+def expanded_series(result: QueryResult) -> QueryResult:
+    """A ``?series`` column of per-epoch series (``mlprov:series`` JSON values) as one row
+    per epoch in the ``?epoch`` and ``?value`` columns: SPARQL cannot split a JSON value
+    into rows, so ``mlprov query`` does (metric-history). A row without a series stays."""
+    if "series" not in result.columns or result.kind != "bindings":
+        return result
+    at = result.columns.index("series")
+    columns = result.columns[:at] + result.columns[at + 1 :]
+    columns += [name for name in ("epoch", "value") if name not in columns]
+    epoch_at, value_at = columns.index("epoch"), columns.index("value")
+    rows: list[tuple[Term | None, ...]] = []
+    for row in result.rows:
+        kept = list(row[:at] + row[at + 1 :]) + [None] * (len(columns) - len(row) + 1)
+        term = row[at]
+        if not (isinstance(term, ox.Literal) and term.datatype.value == _RDF_JSON):
+            rows.append(tuple(kept))
+            continue
+        for epoch, value in series.decode(term.value):
+            kept[epoch_at], kept[value_at] = point_term(epoch), point_term(value)
+            rows.append(tuple(kept))
+    result.columns, result.rows = columns, rows
+    return result
 
 
 def _noun(query: CannedQuery, name: str) -> str:

@@ -48,7 +48,7 @@ from typing import Any, Callable
 import pyoxigraph as ox
 import rdflib
 
-from . import __version__, generate, queries, vocab
+from . import __version__, generate, queries, series, vocab
 from .legacy_measures import class_pairs, counterpart, seed_note
 from .arguments import checked_run_iri
 from .errors import UserError
@@ -119,11 +119,12 @@ SELECT ?g ?run ?seed WHERE { GRAPH ?g { ?run a mlprov:LegacyRun . OPTIONAL { ?ru
 
 # Per-epoch values: compared only with a legacy run's, which recorded its last epoch's loss.
 _EPOCH_METRICS_QUERY = _PREFIXES + """
-SELECT ?g ?run ?m ?measure ?value ?split ?epoch WHERE {
+SELECT ?g ?run ?m ?measure ?value ?split ?epoch ?series WHERE {
   GRAPH ?g {
     ?run mls:hasOutput ?m .
     ?m a mls:ModelEvaluation ; mls:specifiedBy ?measure ; mls:hasValue ?value ; mlprov:epoch ?epoch .
     OPTIONAL { ?m mlprov:splitName ?split }
+    OPTIONAL { ?m mlprov:series ?series }
   }
 }"""
 
@@ -319,11 +320,16 @@ def recorded_epoch_metrics(store: Store, run: str) -> dict[tuple, Recorded]:
     graph = vocab.bundle_iri(vocab.run_id_of(run))
     out: dict[tuple, Recorded] = {}
     for r in _bindings(store, _EPOCH_METRICS_QUERY, g=graph, run=run):
-        measure, epoch = r["measure"].value, int(r["epoch"].value)
+        measure = r["measure"].value
         split = r["split"].value if r.get("split") is not None else None
-        key = ("metric", measure, split, None, epoch)
-        name = f"{_local(measure)} ({', '.join(x for x in (split, f'epoch {epoch}') if x)})"
-        out[key] = Recorded("metric", key, name, r["m"].value, r["value"], measure, split, None, epoch)
+        if r.get("series") is None:  # one epoch's node, of a run stored before series
+            points = [(int(r["epoch"].value), r["value"])]
+        else:
+            points = [(epoch, queries.point_term(value)) for epoch, value in series.decode(r["series"].value)]
+        for epoch, value in points:
+            key = ("metric", measure, split, None, epoch)
+            name = f"{_local(measure)} ({', '.join(x for x in (split, f'epoch {epoch}') if x)})"
+            out[key] = Recorded("metric", key, name, r["m"].value, value, measure, split, None, epoch)
     return out
 
 

@@ -24,6 +24,7 @@ from urllib.request import url2pathname
 import pyoxigraph as ox
 
 from . import queries, vocab
+from .series import points as epoch_points
 from .errors import UserError
 
 if TYPE_CHECKING:
@@ -162,6 +163,10 @@ class Usage:
     peak_memory: int | None = None  # this cell's peak, or the highest of the run's cells
     process_peak_memory: int | None = None  # where only the kernel's lifetime peak was known
     peak_gpu_memory: int | None = None
+    energy_kwh: float | None = None  # codecarbon's estimate (``cell_energy``), where the run asked for one
+    emissions_kg_co2eq: float | None = None
+    energy_method: str | None = None  # on a run: how the estimates were made
+    energy_unavailable: str | None = None  # on a run that asked for estimates: why there are none
 
     @property
     def cpu_s(self) -> float | None:
@@ -176,7 +181,8 @@ def _usage(graph: "_Graph", iri: str) -> Usage:
         return graph.one(iri, vocab.MLPROV + name)
 
     return Usage(number("cpuUserTime"), number("cpuSystemTime"), number("peakMemory"), number("processPeakMemory"),
-                 number("peakGpuMemory"))
+                 number("peakGpuMemory"), number("energyConsumed"), number("carbonEmissions"), number("energyMethod"),
+                 number("energyUnavailable"))
 
 
 @dataclass(frozen=True)
@@ -481,11 +487,14 @@ def _results(graph: _Graph, run: str) -> list[Result]:
 def _series(graph: _Graph, run: str) -> list[Series]:
     points: dict[tuple[str, str | None], list[tuple[int, float]]] = defaultdict(list)
     for evaluation in _evaluations(graph, run):
-        epoch, value = graph.one(evaluation, vocab.MLPROV + "epoch"), graph.one(evaluation, vocab.MLS + "hasValue")
         measure = _measure(graph, evaluation)
-        if epoch is None or measure is None or not isinstance(value, (int, float)):
+        if measure is None:
             continue
-        points[(measure, graph.one(evaluation, vocab.MLPROV + "splitName"))].append((int(epoch), float(value)))
+        key = (measure, graph.one(evaluation, vocab.MLPROV + "splitName"))
+        for epoch, value in epoch_points(graph.one(evaluation, vocab.MLPROV + "series"),
+                                          graph.one(evaluation, vocab.MLPROV + "epoch"), graph.one(evaluation, vocab.MLS + "hasValue")):
+            if isinstance(value, (int, float)):
+                points[key].append((int(epoch), float(value)))
     series = []
     for (measure, split), pairs in sorted(points.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         pairs.sort()

@@ -7,13 +7,16 @@ written (after each run, or once at the end of an import), never incremented, so
 the same runs again leaves the same triples and a run stored again with another status
 moves between the counts. A store written before
 summaries existed has no marker graph: the first write rebuilds every plan's summary (and
-gives its runs the direct start ``runs`` pages by, see ``ingest.direct_values``).
+gives its runs the direct start ``runs`` pages by, see ``ingest.direct_values``), and so
+does the first query that reads them (:func:`missing` in the query's process,
+:func:`build_missing` in its parent; see ``stoppable_query``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from contextlib import contextmanager
 from typing import Iterable, Iterator
@@ -33,8 +36,8 @@ _deferred: dict[int, set[str]] = {}
 SUMMARY_BASE = "urn:mlprov:summary:plan:"
 #: A graph that exists once every plan's summary has been built.
 MARKER_GRAPH = "urn:mlprov:summary:built"
-#: Seconds the check for an earlier mlprov's store may take (one index lookup on a healthy store).
-CHECK_TIMEOUT_S = 5.0
+#: What only the summaries hold: their graphs' terms, and each run's direct start.
+_SUMMARY_TERMS = re.compile(r"urn:mlprov:summary:|\b(?:runStarted|summaryOf|partOfSummary|summaryStatus|runCount|lastStarted)\b")
 #: Plans recomputed in one update.
 PLANS_AN_UPDATE = 50
 
@@ -156,37 +159,30 @@ def rebuild(store: Store | RemoteStore) -> None:
     _mark_built(store)
 
 
-def _has_runs(store: Store | RemoteStore) -> bool:
-    return bool(store.query(f"ASK {{ ?run a <{vocab.MLS}Run> }}"))
+def missing(store: Store | RemoteStore) -> bool:
+    """Whether the store has runs but not their summaries (an earlier mlprov wrote it): one
+    lookup of the marker graph when they are built, the common case."""
+    return not store.has_graph(MARKER_GRAPH) and bool(store.query(f"ASK {{ ?run a <{vocab.MLS}Run> }}"))
 
 
-def ensure_built(location: StoreLocation) -> bool:
-    """Build the summaries of a store an earlier mlprov wrote (once: before the first query that
-    reads them, as a database migrates its schema); True when it did. A store without runs, or
-    with its summaries, is left alone; one that cannot be written says what to do."""
-    from .errors import QueryTimeout, StoreReadOnly, UserError
-    from .stoppable_query import read_in_child
+def reads_summaries(sparql: str) -> bool:
+    """Whether a query reads what the summaries keep (a summary graph's terms, ``mlprov:runStarted``)."""
+    return _SUMMARY_TERMS.search(sparql) is not None
+
+
+def build_missing(location: StoreLocation) -> None:
+    """Build the summaries of a store an earlier mlprov wrote, under the store's write lock
+    (once: before the first query that reads them, as a database migrates its schema).
+    The query process found them missing; one that cannot be written says what to do."""
+    from .errors import StoreReadOnly, UserError
     from .store import open_store
 
-    if not location.is_remote and not location.database.exists():
-        return False  # no store: the command says so itself
-    with open_store(location, create=False, read_only=True) as store:
-        if store.has_graph(MARKER_GRAPH):  # one lookup: the common case costs nothing more
-            return False
-    try:  # in a query process with a time limit: a damaged store can make a lookup spin
-        if not read_in_child(location, _has_runs, timeout_s=CHECK_TIMEOUT_S, label="runs without summaries"):
-            return False
-    except QueryTimeout:
-        log.info("%s: could not tell in %g s whether the store has runs without summaries; left as it is",
-                    location.display, CHECK_TIMEOUT_S)
-        return False  # the command's own query then meets what is wrong, and says so
     log.warning("%s: building the run summaries this store lacks (it was written by an earlier mlprov); once",
                 location.display)
     try:
         with open_store(location) as store:
-            if not store.has_graph(MARKER_GRAPH):
+            if not store.has_graph(MARKER_GRAPH):  # another process may have built them meanwhile
                 rebuild(store)
     except StoreReadOnly:
         raise UserError(f"{location.display}: this store was written by an earlier mlprov and lacks its run "
                         "summaries, and it cannot be written here; run 'mlprov ingest' once where it can") from None
-    return True

@@ -17,7 +17,14 @@ Opening the embedded store costs 10 ms or more, far more than a query about one 
 :class:`QuerySession` (the Python API's, the web app's) keeps one child for many queries:
 it opens the store once and keeps it open while queries come, closing it when none has
 come for ``idle_s`` or as soon as a writer waits for the store (``store.writer_waiting``),
-and opening it again for the next query. Its jobs are sent to it pickled.
+and opening it again for the next query. A one-off query (:func:`run_in_child` without a
+session) is a session used once: one protocol, one child. The job that starts a child
+travels with the fork (any callable); later ones are sent to it pickled.
+
+A job that reads the run summaries (``reads_summaries``) is preceded, once per opening of
+the store, by the child's check that a store with runs has them (``run_summaries.missing``,
+one lookup). A store an earlier mlprov wrote lacks them: the child lets go of the store and
+says so, the parent builds them under the write lock and runs the job again.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from functools import partial
 from typing import Any, Callable
 
 from . import errors
+from . import run_summaries
 from .errors import DEFAULT_TIMEOUT_S, QueryTimeout, UserError
 from .store import RemoteStore, Store, StoreLocation, open_store, writer_waiting
 
@@ -48,6 +56,7 @@ __all__ = ["DEFAULT_TIMEOUT_S", "QuerySession", "check_timeout", "read_in_child"
 _OPENED = b"O"  # the child has the store open: the query's time starts
 _ANSWER = b"A"  # then the answer's bytes
 _FAILED = b"F"  # then "KIND\nmessage": UserError subclass name, SyntaxError or another error
+_UNBUILT = b"U"  # the job reads the run summaries, which the store lacks: built, then asked again
 _PR_SET_PDEATHSIG = 1
 
 
@@ -68,48 +77,21 @@ def run_in_child(
     timeout_s: float,
     label: str,
     session: "QuerySession | None" = None,
+    reads_summaries: bool = False,
 ) -> bytes:
     """What ``job(store)`` returns, computed in a child process that is killed at the deadline.
 
     ``job`` runs in the child with the store open; a UserError or SyntaxError it raises
     comes back as the same error here. ``label`` names the query in messages. With a
-    ``session`` (of the same store) the job runs in the session's child: it must pickle.
+    ``session`` (of the same store) the job runs in the session's child: it must pickle;
+    without one, in a session used once. ``reads_summaries``: the job reads the run
+    summaries, built first if the store lacks them.
     """
     timeout_s = check_timeout(timeout_s)
     if session is not None:
-        return session.run(job, timeout_s=timeout_s, label=label)
-    if not hasattr(os, "fork"):  # no fork (Windows): run here, unstoppable
-        with open_store(location, create=False, read_only=True) as store:
-            return job(store)
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_fd)
-        _child(location, job, write_fd)
-    os.close(write_fd)
-    try:
-        message = _read_message(pid, read_fd, timeout_s, label)
-    finally:
-        os.close(read_fd)
-        status = os.waitpid(pid, 0)[1]  # reaped: its lock is released by now
-    return _answer(message, status, label)
-
-
-def _child(location: StoreLocation, job: Callable[[Store | RemoteStore], bytes], write_fd: int) -> None:
-    """Open the store, run the job, write its answer or its error, exit without cleanup."""
-    code = 0
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
-        _die_with_parent()
-        with open_store(location, create=False, read_only=True) as store:
-            _write_all(write_fd, _OPENED)
-            answer = job(store)
-        _write_all(write_fd, _ANSWER + answer)
-    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
-        _write_all(write_fd, _failure(error))
-        code = 0 if isinstance(error, (UserError, SyntaxError)) else 1
-    finally:
-        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+        return session.run(job, timeout_s=timeout_s, label=label, reads_summaries=reads_summaries)
+    with QuerySession(location) as once:
+        return once.run(job, timeout_s=timeout_s, label=label, reads_summaries=reads_summaries)
 
 
 def read_in_child(location: StoreLocation, read: Callable[..., Any], *args: Any, timeout_s: float, label: str,
@@ -126,8 +108,9 @@ def _pickled(read: Callable[..., Any], args: tuple, store: Store | RemoteStore) 
 class QuerySession:
     """One child process that answers many jobs with the store kept open between them.
 
-    Thread-safe (one job at a time). A job that passes its deadline, or a Ctrl-C, kills the
-    child, as :func:`run_in_child` does; the next job starts a new one. ``close`` ends it.
+    Thread-safe (one job at a time). The job that starts the child travels with the fork;
+    later ones are pickled. A job that passes its deadline, or a Ctrl-C, kills the child;
+    the next job starts a new one. ``close`` ends it.
     """
 
     def __init__(self, location: StoreLocation, *, idle_s: float = 0.5, wait_s: float = 120.0):
@@ -144,27 +127,38 @@ class QuerySession:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def run(self, job: Callable[[Store | RemoteStore], bytes], *, timeout_s: float, label: str) -> bytes:
-        request = pickle.dumps(job)
+    def run(self, job: Callable[[Store | RemoteStore], bytes], *, timeout_s: float, label: str,
+            reads_summaries: bool = False) -> bytes:
+        if not hasattr(os, "fork"):  # no fork (Windows): run here, unstoppable
+            return _run_here(self.location, job, reads_summaries, self.wait_s)
+        message, status = self._answered((job, reads_summaries), timeout_s, label)
+        if message == _UNBUILT:  # the child let go of the store: built here, then the job again
+            run_summaries.build_missing(self.location)
+            message, status = self._answered((job, False), timeout_s, label)
+        return _answer(message, status, label)
+
+    def _answered(self, request: tuple[Callable, bool], timeout_s: float, label: str) -> tuple[bytes, int]:
+        """The child's answer to one job (b"" if it died first) and, if it died, its exit status."""
         with self._lock:
-            if self._pid is None or not _alive(self._pid):
-                self._start()
             try:
-                _write_all(self._requests, struct.pack(">Q", len(request)) + request)
-                message = _read_message(self._pid, self._answers, timeout_s, label, framed=True)
+                if self._pid is None or not _alive(self._pid):
+                    self._start(request)  # the job travels with the fork
+                else:
+                    pickled = pickle.dumps(request)
+                    _write_all(self._requests, struct.pack(">Q", len(pickled)) + pickled)
+                message = _read_message(self._pid, self._answers, timeout_s, label)
             except BaseException:
                 self._stop()  # killed at the deadline or on Ctrl-C, or gone: the next job starts another
                 raise
-            if not message:  # the child died without an answer
-                status = self._stop()
-                return _answer(message, status, label)
-        return _answer(message, 0, label)
+            if not message or message == _UNBUILT:  # died without an answer, or starts afresh after the build
+                return message, self._stop()
+        return message, 0
 
     def close(self) -> None:
         with self._lock:
             self._stop()
 
-    def _start(self) -> None:
+    def _start(self, first: tuple[Callable, bool]) -> None:
         self._stop()
         requests_read, requests_write = os.pipe()
         answers_read, answers_write = os.pipe()
@@ -172,7 +166,7 @@ class QuerySession:
         if pid == 0:  # the child: never returns
             os.close(requests_write)
             os.close(answers_read)
-            _session_child(self.location, requests_read, answers_write, self.idle_s, self.wait_s)
+            _session_child(self.location, first, requests_read, answers_write, self.idle_s, self.wait_s)
         os.close(requests_read)
         os.close(answers_write)
         self._pid, self._requests, self._answers = pid, requests_write, answers_read
@@ -195,12 +189,26 @@ def _alive(pid: int) -> bool:
     return os.waitpid(pid, os.WNOHANG) == (0, 0)
 
 
-def _session_child(location: StoreLocation, requests_fd: int, answers_fd: int, idle_s: float, wait_s: float) -> None:
-    """Answer framed, pickled jobs until the parent closes the pipe; the store stays open
-    between jobs until ``idle_s`` pass without one or a writer waits for it."""
+def _run_here(location: StoreLocation, job: Callable[[Store | RemoteStore], bytes], reads_summaries: bool,
+              wait_s: float) -> bytes:
+    """The job in this process, where there is no fork: the same summaries check, nothing to stop it."""
+    with open_store(location, create=False, read_only=True, wait_s=wait_s) as store:
+        if not (reads_summaries and run_summaries.missing(store)):
+            return job(store)
+    run_summaries.build_missing(location)
+    with open_store(location, create=False, read_only=True, wait_s=wait_s) as store:
+        return job(store)
+
+
+def _session_child(location: StoreLocation, first: tuple[Callable, bool], requests_fd: int, answers_fd: int,
+                   idle_s: float, wait_s: float) -> None:
+    """Answer ``first``, then framed, pickled jobs until the parent closes the pipe; the store
+    stays open between jobs until ``idle_s`` pass without one or a writer waits for it."""
     code = 0
     opened = ExitStack()
     store = None
+    checked = False  # whether the summaries were found built since the store was opened
+    request: tuple[Callable, bool] | None = first
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us
         _die_with_parent()
@@ -208,27 +216,42 @@ def _session_child(location: StoreLocation, requests_fd: int, answers_fd: int, i
         poller.register(requests_fd, select.POLLIN | select.POLLHUP)
         last = time.monotonic()
         while True:
-            if store is not None and (time.monotonic() - last > idle_s or writer_waiting(location)):
-                opened.close()
-                store = None
-            if not poller.poll(50 if store is not None else None):
-                continue
-            header = _read_exactly(requests_fd, 8)
-            if header is None:
-                break  # the parent closed the session
-            job = pickle.loads(_read_exactly(requests_fd, struct.unpack(">Q", header)[0]) or b"")
+            if request is None:
+                if store is not None and (time.monotonic() - last > idle_s or writer_waiting(location)):
+                    opened.close()
+                    store = None
+                if not poller.poll(50 if store is not None else None):
+                    continue
+                header = _read_exactly(requests_fd, 8)
+                if header is None:
+                    break  # the parent closed the session
+                request = pickle.loads(_read_exactly(requests_fd, struct.unpack(">Q", header)[0]) or b"")
+            job, reads_summaries = request
+            request = None
             if store is not None and writer_waiting(location):
                 opened.close()
                 store = None
             try:
                 if store is None:
                     store = opened.enter_context(open_store(location, create=False, read_only=True, wait_s=wait_s))
+                    checked = False
                 _write_all(answers_fd, _OPENED)
+                if reads_summaries and not checked:
+                    if run_summaries.missing(store):
+                        opened.close()  # the parent builds them: it needs the store to itself
+                        store = None
+                        _write_frame(answers_fd, _UNBUILT)
+                        continue
+                    checked = True
                 _write_frame(answers_fd, _ANSWER + job(store))
             except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises it
-                opened.close()  # a failing store is opened afresh for the next job
-                store = None
-                _write_frame(answers_fd, _failure(error))
+                failure = error
+                try:  # through open_store, which names damage a job met (StoreDamaged), as a `with` would
+                    opened.__exit__(type(error), error, error.__traceback__)
+                except BaseException as named:  # noqa: BLE001
+                    failure = named
+                opened, store = ExitStack(), None  # a failing store is opened afresh for the next job
+                _write_frame(answers_fd, _failure(failure))
             last = time.monotonic()
     except BaseException:  # noqa: BLE001
         log.debug("query session process failed:\n%s", traceback.format_exc())
@@ -286,9 +309,9 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _read_message(pid: int, read_fd: int, timeout_s: float, label: str, *, framed: bool = False) -> bytes:
-    """All the child writes (``framed``: its one length-prefixed answer, or b"" if it died
-    first); the child is killed when its query passes the deadline."""
+def _read_message(pid: int, read_fd: int, timeout_s: float, label: str) -> bytes:
+    """The child's one length-prefixed answer, or b"" if it died first; the child is killed
+    when its query passes the deadline, counted from the moment it has the store open."""
     chunks: list[bytes] = []
     size, expected = 0, None
     opened = False
@@ -310,21 +333,20 @@ def _read_message(pid: int, read_fd: int, timeout_s: float, label: str, *, frame
                 continue
             data = os.read(read_fd, 1 << 20)
             if not data:
-                break
+                return b""
             if not opened:
                 opened = True
                 deadline = time.monotonic() + timeout_s
                 data = data[len(_OPENED):] if data.startswith(_OPENED) else data
             chunks.append(data)
             size += len(data)
-            if framed and expected is None and size >= 8:
+            if expected is None and size >= 8:
                 expected = 8 + struct.unpack(">Q", b"".join(chunks)[:8])[0]
             if expected is not None and size >= expected:
                 return b"".join(chunks)[8:]
     except KeyboardInterrupt:
         _kill(pid)
         raise
-    return b"" if framed else b"".join(chunks)
 
 
 def _answer(message: bytes, status: int, label: str) -> bytes:

@@ -30,7 +30,7 @@ import re
 import socket
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_HOME = ".mlprov"
 ENV_VAR = "MLPROV_STORE"
 JOURNAL_ENV_VAR = "MLPROV_JOURNAL_DIR"
+ARTIFACT_ENV_VAR = "MLPROV_ARTIFACT_DIR"
 #: Seconds a SPARQL server may take to answer one request.
 HTTP_TIMEOUT_S = 300.0
 
@@ -62,24 +63,30 @@ class StoreLocation:
 
     For a server, ``home`` is the ``.mlprov`` folder of the working directory, which
     keeps the journals; ``journal`` overrides the journal folder (``MLPROV_JOURNAL_DIR``).
+    ``artifacts`` overrides the folder of the files runs write (``--artifacts``,
+    ``MLPROV_ARTIFACT_DIR``; default ``artifacts/`` beside the journal folder, so in ``home``).
     """
 
     home: Path
     url: str | None = None
     journal: Path | None = None
+    artifacts: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home))
-        if self.journal is not None:
-            object.__setattr__(self, "journal", Path(self.journal))
+        for name in ("journal", "artifacts"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)).expanduser().absolute())
 
     @classmethod
-    def resolve(cls, option: str | os.PathLike | None = None) -> "StoreLocation":
+    def resolve(cls, option: str | os.PathLike | None = None, *,
+                artifacts: str | os.PathLike | None = None) -> "StoreLocation":
         """``--store`` beats ``MLPROV_STORE`` beats ``.mlprov/`` in the working directory."""
         value = str(option or os.environ.get(ENV_VAR) or DEFAULT_HOME)
+        artifacts = artifacts or os.environ.get(ARTIFACT_ENV_VAR) or None
         if _URL.match(value):
-            return cls.server(value)
-        return cls(Path(value).expanduser().absolute())
+            return replace(cls.server(value), artifacts=Path(artifacts) if artifacts else None)
+        return cls(Path(value).expanduser().absolute(), artifacts=Path(artifacts) if artifacts else None)
 
     @classmethod
     def server(cls, url: str, journal_dir: str | os.PathLike | None = None) -> "StoreLocation":
@@ -100,6 +107,12 @@ class StoreLocation:
     @property
     def journal_dir(self) -> Path:
         return self.journal if self.journal is not None else self.home / "journal"
+
+    @property
+    def artifact_dir(self) -> Path:
+        """The folder of the files runs write, ``RUN-ID/`` a run (see ``capture.Run.artifact_path``):
+        ``artifacts/`` beside the journal folder unless told another."""
+        return self.artifacts if self.artifacts is not None else self.journal_dir.parent / "artifacts"
 
     @property
     def display(self) -> str:
@@ -248,7 +261,8 @@ class Store:
         except (OSError, RuntimeError) as error:
             if not quietly:
                 raise
-            log.warning("%s: the closing flush failed too: %s", self.location.display, error)
+            # the error on its way out is the one line the user gets; this one is for --verbose
+            log.info("%s: the closing flush failed too: %s", self.location.display, error)
         finally:
             self.inner = None  # the last reference: Oxigraph closes the database here
 

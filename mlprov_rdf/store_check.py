@@ -34,6 +34,7 @@ class StoreHealth:
     quads: int = 0
     graphs: Counter = field(default_factory=Counter)
     runs_without_status: list[str] = field(default_factory=list)
+    artifact_runs: int = 0  # runs with a folder of files in the store's artifact folder
 
     @property
     def ok(self) -> bool:
@@ -44,6 +45,7 @@ class StoreHealth:
         lines = [
             f"store {self.location.home}: {'healthy' if self.ok else 'readable, but not consistent'}",
             f"{self.quads} quads in {sum(self.graphs.values())} graphs: {kinds}",
+            f"files of {self.artifact_runs} runs in {self.location.artifact_dir}",
         ]
         if self.runs_without_status:
             shown = ", ".join(self.runs_without_status[:5]) + (", ..." if len(self.runs_without_status) > 5 else "")
@@ -91,6 +93,8 @@ def check(location: StoreLocation) -> StoreHealth:
                 if quad.subject == ox.NamedNode(vocab.run_iri(name[len(vocab.BUNDLE_BASE):])):
                     statuses.add(name)
     health.quads = sum(sizes.values())
+    if location.artifact_dir.is_dir():
+        health.artifact_runs = sum(1 for path in location.artifact_dir.iterdir() if path.is_dir())
     health.graphs = Counter(_kind(name, plans) for name in sizes)
     health.runs_without_status = sorted(
         vocab.run_iri(name[len(vocab.BUNDLE_BASE):]) for name in sizes if _kind(name, plans) == "runs" and name not in statuses
@@ -102,8 +106,8 @@ def backup(location: StoreLocation, target: Path) -> Path:
     """Copy the database into ``target/oxigraph``: a store folder of its own (``--store target``).
 
     RocksDB's checkpoint hard-links the data files where it can; each link is replaced by
-    a copy, so damage to a file of the store cannot reach the backup. Journals are not
-    copied.
+    a copy, so damage to a file of the store cannot reach the backup. The files runs wrote
+    (the artifact folder) are copied into ``target/artifacts``; journals are not copied.
     """
     target = Path(target).absolute()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -119,6 +123,8 @@ def backup(location: StoreLocation, target: Path) -> Path:
                     copy = path.with_name(path.name + ".copy")
                     shutil.copy2(path, copy)
                     os.replace(copy, path)
+            if location.artifact_dir.is_dir():
+                shutil.copytree(location.artifact_dir, StoreLocation(target).artifact_dir)
         except (OSError, RuntimeError) as error:
             shutil.rmtree(target, ignore_errors=True)
             raise UserError(f"{target}: the backup failed ({error}); nothing was kept; check the space and permissions there") from None

@@ -143,7 +143,8 @@ def run(
     from .execute import execute_notebook  # nbclient and jupyter_client: only running needs them
 
     execution = execute_notebook(
-        notebook, output, journal_dir=location.journal_dir, run_id=run_id, timeout_s=timeout_s, on_cell=on_cell,
+        notebook, output, journal_dir=location.journal_dir, run_id=run_id, artifact_dir=location.artifact_dir,
+        timeout_s=timeout_s, on_cell=on_cell,
         on_epoch=on_epoch,
     )
     journal = location.journal_dir / f"{run_id}.nt"

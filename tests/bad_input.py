@@ -9,6 +9,7 @@ under the watched folders, and no graph added, changed or removed in the store.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ MLPROV = [sys.executable, "-m", "mlprov_rdf"]
 
 @dataclass(frozen=True)
 class Refusal:
-    """What a refused command printed: its one stderr line, and stdout."""
+    """What a refused command printed: its stderr line (its lines, for several problems), and stdout."""
 
     line: str
     stdout: str
@@ -66,9 +67,14 @@ def store_graphs(home: Path) -> dict[str, int] | None:
     return counts
 
 
+#: A progress line a long command writes into a log (``mlprov_rdf/progress.py``): what it does,
+#: then a count ("running: 3/8 cells", "ingesting: 2/? runs", "running: epoch 5/40", "running: epoch 12").
+PROGRESS_LINE = re.compile(r"[a-z]+: (?:\d+/(?:\d+|\?) [a-z]+s|[a-z]+ \d+(?:/\d+)?)")
+
+
 def error_lines(stderr: str) -> list[str]:
-    """What a command said on stderr, without the progress lines `mlprov run` writes into a log."""
-    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("running: ")]
+    """What a command said on stderr, without the progress lines long commands write into a log."""
+    return [line for line in stderr.splitlines() if line.strip() and not PROGRESS_LINE.fullmatch(line)]
 
 
 def mlprov(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
@@ -97,8 +103,12 @@ def refuse(
     stdin: str | None = None,
     timeout: float = 120,
     says: Sequence[str] = (),
+    problems: int = 1,
 ) -> Refusal:
     """Run ``mlprov ARGS`` and assert the bad-input contract; ``says``: words the line must hold.
+
+    ``problems``: how many problems the input has; more than one are a line each, after a
+    line that says how many, and ``says`` must be in one of them.
 
     ``watch`` lists the folders (or files) that must not change; ``cwd`` is always
     watched. ``store`` is an mlprov home folder whose graphs must not change; the
@@ -113,11 +123,13 @@ def refuse(
     lines = error_lines(done.stderr)
     shown = f"mlprov {' '.join(map(str, args))}\nexit {done.returncode}\nstderr:\n{done.stderr}\nstdout:\n{done.stdout}"
     assert done.returncode == 2, shown
-    assert len(lines) == 1, shown
+    assert len(lines) == (1 if problems == 1 else 1 + problems), shown
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout, shown
-    assert lines[0].startswith("mlprov: error: "), shown
+    assert all(line.startswith("mlprov: error: ") for line in lines), shown
+    if problems > 1:
+        assert lines[0].endswith(f": {problems} problems, one a line below"), shown
     for word in says:
-        assert word.lower() in lines[0].lower(), f"{word!r} not in the message\n{shown}"
+        assert any(word.lower() in line.lower() for line in lines), f"{word!r} not in the message\n{shown}"
     files_after = _files(watched, skip)
     created = sorted(set(files_after) - set(files_before))
     removed = sorted(set(files_before) - set(files_after))
@@ -125,4 +137,4 @@ def refuse(
     assert not (created or removed or changed), f"files touched: created {created}, removed {removed}, changed {changed}\n{shown}"
     if store is not None:
         assert store_graphs(store) == graphs_before, f"the store changed\n{shown}"
-    return Refusal(lines[0], done.stdout)
+    return Refusal("\n".join(lines), done.stdout)

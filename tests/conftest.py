@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,13 @@ pytest_plugins = ["tests.web_support"]
 
 # Generated notebooks name the 'mlprov' kernel where one is installed: kernels the user
 # registered (~/.local/share/jupyter) are hidden, so that notebooks come out as on a fresh machine.
-os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="mlprov-tests-jupyter-")
+# Set on import, before anything reads it; removed when the session ends.
+JUPYTER_DATA_DIR = os.environ["JUPYTER_DATA_DIR"] = tempfile.mkdtemp(prefix="mlprov-tests-jupyter-")
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(JUPYTER_DATA_DIR, ignore_errors=True)
+
 
 TASK = "multiclass-classification"
 
@@ -56,3 +63,33 @@ def record_run(root: Path, **values) -> dict:
 def executed_run(tmp_path_factory):
     """One real Iris run: plan file, store location, outcome and typed plan."""
     return record_run(tmp_path_factory.mktemp("iris-run"), epochs="30")
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """`mlprov init --task image-classification`, then `mlprov run` of it with its defaults (a
+    small CNN on digits), in a kernel like the image tests': one intra-op thread, an empty torch cache."""
+    from click.testing import CliRunner
+
+    from mlprov_rdf.cli import main
+
+    root = tmp_path_factory.mktemp("digits-run")
+    plan_file = root / "digits.ttl"
+    runner = CliRunner()
+    initialised = runner.invoke(main, ["init", "--task", "image-classification", str(plan_file)])
+    assert initialised.exit_code == 0, initialised.output
+    (root / "empty-torch-home").mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        patch.setenv("TORCH_HOME", str(root / "empty-torch-home"))
+        result = runner.invoke(main, ["run", str(plan_file), "--store", str(root / "store")])
+    assert result.exit_code == 0, result.output
+    run_iri = re.search(r"run (urn:mlprov:run:\S+): completed", result.output).group(1)
+    return {"plan_file": plan_file, "location": StoreLocation(root / "store"), "run": run_iri, "root": root}
+
+
+def copied_store(executed_run: dict, folder: Path) -> StoreLocation:
+    """A copy of the session run's store (journal included) in ``folder``, for a test that
+    writes to it: ``executed_run`` itself is read-only for every test."""
+    shutil.copytree(executed_run["location"].home, folder / "store")
+    return StoreLocation(folder / "store")

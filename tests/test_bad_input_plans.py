@@ -199,6 +199,15 @@ def ntriples_syntax_error(folder: Path, url: str) -> Path:
     return path
 
 
+def three_structure_problems(folder: Path, url: str) -> Path:
+    """A position against the steps' order, a value out of range, a value not allowed."""
+    path = turtle(folder, optimizer='"Adamm"', test_size="1.5")
+    text = path.read_text().replace("mlprov:position 3 ;", "mlprov:position 4 ;", 1)
+    path.write_text(text.replace("mlprov:position 4 ;\n    p-plan:isPrecededBy :data-preparation",
+                                 "mlprov:position 3 ;\n    p-plan:isPrecededBy :data-preparation", 1))
+    return path
+
+
 @dataclass(frozen=True)
 class BadPlan:
     """One bad plan: how to write it, the words its one line must hold, and words it must not."""
@@ -210,6 +219,7 @@ class BadPlan:
     generate: bool = False  # run 'mlprov generate --store' instead of 'mlprov validate'
     timeout: float = 60
     says_line: str | None = None  # a text whose line number the message must give
+    problems: int = 1  # lines after a line saying how many, where more than one
 
 
 CASES = [
@@ -226,8 +236,10 @@ CASES = [
     BadPlan("unknown-task", lambda f, u: edited(f, "mlprov#MulticlassClassification>", "mlprov#Regression>"),
             ("mlprov:Regression", "not one mlprov knows")),
     BadPlan("missing-step", lambda f, u: edited(f, ":training a mlprov:TrainingStep", ":training a mlprov:EvaluationStep"),
-            ("lacks mlprov:TrainingStep",)),
+            ("lacks mlprov:TrainingStep", "belongs to the mlprov:TrainingStep step"), problems=2),
     BadPlan("out-of-range", lambda f, u: turtle(f, test_size="1.5"), ("out of range",)),
+    BadPlan("three-structure-problems-three-lines", three_structure_problems,
+            ("mlprov:position 3 but follows", "out of range", "'Adamm' is not allowed"), problems=3),
     BadPlan("value-not-allowed", lambda f, u: turtle(f, optimizer='"Adamm"'), ("'Adamm' is not allowed",)),
     BadPlan("wrong-type", lambda f, u: turtle(f, epochs='"many"'), ("not an integer",)),
     BadPlan("control-character-in-a-string-parameter", lambda f, u: turtle(f, csv_label_column='"a\\u001bb"'),
@@ -320,9 +332,10 @@ def test_bad_plan_is_refused_in_one_line_and_nothing_is_written(case, tmp_path, 
     requests_before = len(Recorder.requests)
     if case.generate:
         args = ["generate", plan, "--store", store_home]
-        refusal = refuse(args, cwd=folder, watch=[store_home], store=store_home, says=case.says, timeout=case.timeout)
+        refusal = refuse(args, cwd=folder, watch=[store_home], store=store_home, says=case.says, timeout=case.timeout,
+                         problems=case.problems)
     else:
-        refusal = refuse(["validate", plan], cwd=folder, says=case.says, timeout=case.timeout)
+        refusal = refuse(["validate", plan], cwd=folder, says=case.says, timeout=case.timeout, problems=case.problems)
     for word in case.not_says:
         assert word not in refusal.line, refusal.line
     if case.says_line is not None:

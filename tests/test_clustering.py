@@ -194,7 +194,8 @@ def test_two_feature_runs_log_a_cluster_scatter_figure_and_iris_none(runs):
         assert list(artifacts["label"]) == ["cluster scatter"], name
         assert list(artifacts["kind"]) == ["figure"]
         path = Path(str(artifacts["file"][0]).removeprefix("file://"))
-        assert path.name == f"{runs[name]['outcome'].run.rpartition(':')[2]}-clusters.png"
+        run_id = runs[name]["outcome"].run.rpartition(":")[2]
+        assert path == runs["location"].artifact_dir / run_id / "clusters.png"  # the run's own folder
         assert path.read_bytes().startswith(b"\x89PNG")
 
 

@@ -22,12 +22,10 @@ import nbformat
 import pyoxigraph as ox
 import pytest
 import torch
-from click.testing import CliRunner
 from sklearn.datasets import load_digits
 from torchvision import models
 
-from mlprov_rdf import vocab
-from mlprov_rdf.cli import main
+from mlprov_rdf import series, vocab
 from mlprov_rdf.errors import UserError
 from mlprov_rdf.generate import build_notebook
 from mlprov_rdf.plan import load
@@ -303,12 +301,11 @@ def test_each_plan_of_the_matrix_completes_with_metrics_splits_and_figures(matri
     confusion = json.loads(test["confusion_matrix"])
     assert len(confusion) == n_classes and sum(map(sum, confusion)) == sizes["test"]
     assert len([k for k in recorded if k.startswith("metric/f1/test/class/")]) == n_classes
-    epochs = range(1, values["epochs"] + 1)
-    assert {k for k in recorded if "/epoch/" in k and k.startswith("metric/training_loss/")} == {
-        f"metric/training_loss/train/epoch/{e}" for e in epochs
-    }
-    validation = {k for k in recorded if k.startswith("metric/accuracy/validation/epoch/")}
-    assert len(validation) == (values["epochs"] if "validation" in sizes else 0)
+    epochs = list(range(1, values["epochs"] + 1))
+    series_epochs = {e.removeprefix(ran.outcome.run + "/"): [epoch for epoch, _ in series.decode(text)] for e, text in
+                     select(ran, "SELECT ?e ?series WHERE { ?run mls:hasOutput ?e . ?e mlprov:series ?series }")}
+    assert series_epochs["metric/training_loss/train/series"] == epochs
+    assert series_epochs.get("metric/accuracy/validation/series", []) == (epochs if "validation" in sizes else [])
 
     artifacts = artifacts_of(ran)
     assert [kind for kind, _, _ in artifacts if kind == "figure"] == ["figure", "figure"]
@@ -317,7 +314,7 @@ def test_each_plan_of_the_matrix_completes_with_metrics_splits_and_figures(matri
     checkpoints = [location for kind, location, _ in artifacts if kind == "checkpoint"]
     assert len(checkpoints) == (1 if values["save_checkpoint"] else 0)
     for location in checkpoints:
-        assert Path(location).parent == ran.folder  # beside the notebook
+        assert Path(location).parent == ran.location.artifact_dir / vocab.run_id_of(ran.outcome.run)  # the run's folder
         saved = torch.load(location, weights_only=True)
         assert saved["architecture"] == values["architecture"] and "model_state_dict" in saved
 
@@ -439,24 +436,22 @@ def test_a_missing_torchvision_data_set_offline_stops_with_an_error_naming_the_d
 
 
 @pytest.mark.slow
-def test_init_then_run_with_the_defaults_trains_a_small_cnn_on_digits_offline(tmp_path):
-    plan = tmp_path / "digits.ttl"
-    runner = CliRunner()
-    assert runner.invoke(main, ["init", "--task", TASK, str(plan)]).exit_code == 0
+def test_init_then_run_with_the_defaults_trains_a_small_cnn_on_digits_offline(digits_run):
+    """The session's `mlprov init` then `mlprov run` of the image task (tests/conftest.py)."""
+    plan, root = digits_run["plan_file"], digits_run["root"]
     text = plan.read_text()
     assert "One of: digits | MNIST | FashionMNIST | CIFAR10 | FakeData | ImageFolder." in text
     assert "One of: small_cnn | resnet18 | shufflenet_v2_x1_0 | vgg16." in text
-    result = runner.invoke(main, ["run", str(plan), "--store", str(tmp_path / "store")])
-    assert result.exit_code == 0, result.output
-    run_iri = re.search(r"run (urn:mlprov:run:\S+): completed", result.output).group(1)
-    outcome = RunOutcome(run_iri, "Completed", True, None, tmp_path / "digits.ipynb")
-    ran = Ran(plan, StoreLocation(tmp_path / "store"), outcome, {}, tmp_path)
+    outcome = RunOutcome(digits_run["run"], "Completed", True, None, root / "digits.ipynb")
+    ran = Ran(plan, digits_run["location"], outcome, {}, root)
     settings = settings_of(ran)
     assert (settings["dataset"], settings["architecture"], settings["pretrained"]) == ("digits", "small_cnn", "false")
     recorded = metrics_of(ran)
     assert float(recorded["metric/accuracy/test"]) >= 0.8
     assert float(recorded["metric/roc_auc_ovr/test"]) >= 0.9
-    assert len([k for k in recorded if k.startswith("metric/training_loss/train/epoch/")]) == _default("epochs")
+    (loss,) = select(ran, """SELECT ?series WHERE { ?run mls:hasOutput ?e . ?e mlprov:series ?series
+                              FILTER (STRENDS(STR(?e), "/metric/training_loss/train/series")) }""")
+    assert [epoch for epoch, _ in series.decode(loss[0])] == list(range(1, _default("epochs") + 1))
     assert [kind for kind, _, _ in artifacts_of(ran)] == ["checkpoint", "figure", "figure"]
 
 

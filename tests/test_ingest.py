@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from mlprov_rdf import ingest, vocab
 from mlprov_rdf.cli import INGEST_LINES, main
 from mlprov_rdf.store import StoreLocation, open_store
+from tests.bad_input import error_lines
 
 
 def _journal(executed_run) -> Path:
@@ -154,7 +155,7 @@ def test_a_journal_whose_name_is_no_run_id_is_refused_and_the_others_are_stored(
         assert _bundles(store) == [vocab.bundle_iri(good.stem)]
     assert not bad.with_suffix(".ingested").exists()
     result = CliRunner().invoke(main, ["ingest", str(good), str(bad), "--store", str(tmp_path / "store")])
-    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.exit_code == 2 and len(error_lines(result.stderr)) == 1
     assert "my run.nt: not named as mlprov names journals" in result.stderr
     assert "the other journal was stored" in result.stderr
 

@@ -118,7 +118,7 @@ def test_a_run_with_a_17_mb_cell_is_stored_its_code_kept_in_a_file_and_later_run
     journal = home / "journal" / f"{run_id}.nt"
     assert max(len(line) for line in ingest.read_journal(journal).decode("utf-8").split("\n")) < capture.LARGE_VALUE_CHARS
     preview, file, sha, size = _value_file(home, vocab.run_iri(run_id), MLPROV + "sourceCode")
-    assert file.parent == home / "journal" / f"{run_id}.files"
+    assert file.parent == home / "artifacts" / run_id / "values"  # the run's own folder
     assert file.read_bytes() == huge.encode("utf-8") and size == len(huge.encode("utf-8"))
     assert hashlib.sha256(file.read_bytes()).hexdigest() == sha
     assert preview == huge[: capture.PREVIEW_CHARS] + "…"
@@ -173,12 +173,12 @@ def test_a_line_that_is_turtle_not_n_triples_is_never_stored(trick, executed_run
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """An 8 MiB tmpfs, unmounted afterwards; skipped where it cannot be mounted."""
+    """A 16 MiB tmpfs (room for a dozen runs written a transaction each), unmounted afterwards; skipped where it cannot be mounted."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], capture_output=True, text=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:

@@ -8,6 +8,7 @@ import os
 import site
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,18 +23,21 @@ from tests.conftest import make_plan
 def kernels(tmp_path, monkeypatch) -> Path:
     """`mlprov kernel install --prefix`, found through JUPYTER_PATH, as a user's would be."""
     prefix = tmp_path / "kernels"
-    result = CliRunner().invoke(main, ["kernel", "install", "--prefix", str(prefix)])
+    with pytest.MonkeyPatch.context() as scratch:  # ipykernel's install leaves its empty staging folder behind
+        scratch.setattr(tempfile, "tempdir", str(tmp_path))
+        result = CliRunner().invoke(main, ["kernel", "install", "--prefix", str(prefix)])
     assert result.exit_code == 0, result.output
     path = prefix / "share" / "jupyter"
     monkeypatch.setenv("JUPYTER_PATH", str(path))
     return path
 
 
-@pytest.fixture()
-def other_env(tmp_path) -> Path:
-    """Another environment's Python: papermill and ipykernel importable, mlprov_rdf not (its
-    packages come from this one's site-packages as a plain path, so the editable install's
-    .pth is not read)."""
+@pytest.fixture(scope="session")
+def other_env(tmp_path_factory) -> Path:
+    """Another environment's Python, built once per session: papermill and ipykernel
+    importable, mlprov_rdf not (its packages come from this one's site-packages as a plain
+    path, so the editable install's .pth is not read)."""
+    tmp_path = tmp_path_factory.mktemp("other-env")
     env = tmp_path / "other-env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
     [packages] = [p for p in site.getsitepackages() if p.endswith("site-packages")]

@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
-from mlprov_rdf import vocab
+from mlprov_rdf import series, vocab
 from mlprov_rdf.cli import main
 from mlprov_rdf.scaffold import turtle_literal
 from mlprov_rdf.store import StoreLocation, open_store
@@ -361,7 +361,8 @@ def test_each_case_records_every_evaluation_metric_and_the_parity_mae_and_mse(ru
     assert scalars["mse"] == pytest.approx((confusion * (true - predicted) ** 2).sum() / total)
 
     assert 0 <= float(metrics[("training_accuracy", "train", None, None)]) <= 1
-    epochs = sorted(int(e) for (m, _s, _c, e) in metrics if m == "training_loss")
+    losses = runs.select(runs.run(name), "SELECT ?s WHERE { ?run mls:hasOutput ?e . ?e mls:specifiedBy mlprov:training_loss ; mlprov:series ?s }")
+    epochs = [epoch for (text,) in losses for epoch, _ in series.decode(text)]
     assert epochs == (list(range(1, case.values["epochs"] + 1)) if case.model == "mlp" else [])
 
 
@@ -375,7 +376,7 @@ def test_two_feature_data_gets_a_decision_boundary_figure_and_the_mlp_a_loss_cur
     assert set(figures) == expected
     for figure in figures.values():
         assert figure["kind"] == "figure" and figure["source"] == "trained model"
-        assert figure["location"].parent == runs.root  # beside the notebook
+        assert figure["location"].parent.parent == runs.location.artifact_dir  # the run's folder of the store's
         data = figure["location"].read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n")
         assert figure["sha256"] == hashlib.sha256(data).hexdigest()

@@ -98,6 +98,10 @@ BAD_PLANS = {
     empty_file: "no triples",
 }
 
+#: Spoilers that make more than one problem: a training step made an evaluation step also
+#: leaves the training parameters on a step that has none of them.
+PROBLEMS = {missing_step: 2}
+
 
 @pytest.mark.parametrize("spoil", list(BAD_PLANS), ids=lambda f: f.__name__)
 def test_bad_plan_gives_one_line_exit_2_and_writes_nothing(spoil, tmp_path):
@@ -108,10 +112,11 @@ def test_bad_plan_gives_one_line_exit_2_and_writes_nothing(spoil, tmp_path):
     result = CliRunner().invoke(main, ["generate", str(plan), "-o", str(out), "--store", str(store)])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
+    problems = PROBLEMS.get(spoil, 1)
+    assert len(lines) == (1 if problems == 1 else 1 + problems), result.stderr
     assert "Traceback" not in result.output
-    assert str(plan) in lines[0]
-    assert BAD_PLANS[spoil] in lines[0]
+    assert all(str(plan) in line for line in lines)
+    assert any(BAD_PLANS[spoil] in line for line in lines)
     assert not out.exists()
     assert not store.exists()
 
@@ -184,6 +189,31 @@ def test_validation_reports_every_problem_it_finds_one_line_each(tmp_path):
                      test_size='"a fifth"^^<http://www.w3.org/2001/XMLSchema#decimal>')
     result = CliRunner().invoke(main, ["validate", str(plan)])
     assert result.exit_code == 2
-    lines = result.output.splitlines()
+    count, *lines = result.output.splitlines()
+    assert count == f"mlprov: error: {plan}: 2 problems, one a line below"
     assert len(lines) == 2 and all(line.startswith(f"mlprov: error: {plan}: node ") for line in lines), lines
     assert any("'many'" in line or '"many"' in line for line in lines) and any("a fifth" in line for line in lines)
+
+
+def three_structure_problems(p):
+    """A position against the steps' order, a value not allowed and a value out of range."""
+    make_plan(p, optimizer='"Adamm"', test_size="1.5")
+    position_contradicts_order(p)
+
+
+def test_three_structure_problems_are_three_lines_after_a_count_whatever_the_triple_order(tmp_path):
+    plan = make_plan(tmp_path / "iris.ttl")
+    three_structure_problems(plan)
+    result = CliRunner().invoke(main, ["validate", str(plan)])
+    assert result.exit_code == 2, result.output
+    count, *lines = result.stderr.splitlines()
+    assert count == f"mlprov: error: {plan}: 3 problems, one a line below", result.stderr
+    assert len(lines) == 3 and "Traceback" not in result.output, result.stderr
+    assert "mlprov:position" in lines[0]  # check order: the steps' order, then each step's parameters in order
+    assert "test_size" in lines[1] and "out of range" in lines[1], lines  # data preparation comes before training
+    assert "'Adamm' is not allowed" in lines[2], lines
+    shuffled = tmp_path / "iris.nt"
+    shuffled.write_text("\n".join(reversed(rdflib.Graph().parse(plan).serialize(format="nt").splitlines())) + "\n")
+    again = CliRunner().invoke(main, ["validate", str(shuffled)])
+    assert [line.replace(str(shuffled), "PLAN") for line in again.stderr.splitlines()] == \
+        [line.replace(str(plan), "PLAN") for line in result.stderr.splitlines()]

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from mlprov_rdf import api, queries
+from mlprov_rdf import api, queries, run_summaries
 from mlprov_rdf.errors import QueryTimeout, StoreBusy, UserError
 from mlprov_rdf.run_record import read_run_record
 from mlprov_rdf.stoppable_query import QuerySession
 from mlprov_rdf.store import StoreLocation, open_store
+from tests.test_run_summaries import as_an_earlier_mlprov_left_it
 
 
 @pytest.fixture()
@@ -144,3 +145,17 @@ def test_a_session_child_dies_with_its_parent(location, tmp_path):
     proc.wait()
     with open_store(location, wait_s=5):  # the child went with its parent
         pass
+
+
+def test_only_a_query_that_reads_the_run_summaries_builds_them_in_a_store_without_them(location, executed_run):
+    """A store an earlier mlprov wrote: the query process finds the summaries missing, the parent builds them once."""
+    as_an_earlier_mlprov_left_it(location)
+    run = executed_run["outcome"].run
+    with api.open_store(location) as prov:
+        assert len(prov.query("run-params", run=run)) > 0
+        with open_store(location, read_only=True) as store:
+            assert not store.has_graph(run_summaries.MARKER_GRAPH)  # a query about one run left it alone
+        assert prov.runs()["run"].tolist() == [run]
+        assert prov.runs()["run"].tolist() == [run]  # built once: the second asks in the same open store
+    with open_store(location, read_only=True) as store:
+        assert store.has_graph(run_summaries.MARKER_GRAPH)

@@ -28,17 +28,17 @@ from mlprov_rdf.scaffold import turtle_literal, write_plan
 from mlprov_rdf.store import StoreLocation, open_store
 from mlprov_rdf.tasks import all_tasks
 from mlprov_rdf.workflow import generate_notebook, ingest_paths, run
-from tests.conftest import record_run
+from tests.conftest import copied_store
 
 PREFIXES = "".join(f"PREFIX {k}: <{v}>\n" for k, v in vocab.PREFIXES.items())
 XSD_DOUBLE = ox.NamedNode(vocab.XSD + "double")
 
 
 @pytest.fixture(scope="module")
-def original(tmp_path_factory):
-    """One recorded Iris run in an embedded store."""
-    recorded = record_run(tmp_path_factory.mktemp("reproduce"), epochs="15")
-    return {**recorded, "run": recorded["outcome"].run}
+def original(executed_run, tmp_path_factory):
+    """The session's Iris run, in a copy of its embedded store that reproductions write to."""
+    location = copied_store(executed_run, tmp_path_factory.mktemp("reproduce"))
+    return {**executed_run, "location": location, "run": executed_run["outcome"].run}
 
 
 def _update(store, sparql: str) -> None:

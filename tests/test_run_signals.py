@@ -40,13 +40,15 @@ class Stopped:
     run: str
 
 
-def sleepy_notebook(path: Path, cells: list[str]) -> Path:
+def sleepy_notebook(path: Path, cells: list[str], *, completes: bool = False) -> Path:
     """A small recording notebook: cell 1 starts capture, then each given cell runs; every
-    cell prints that it finished, so the saved notebook shows which ran."""
+    cell prints that it finished, so the saved notebook shows which ran. Its plan has a step
+    no cell runs (the run ends Interrupted) unless it ``completes``."""
+    steps = {} if completes else {"https://example.org/plans/sleepy#never": "a step never run"}
     start = (
         "from mlprov_rdf import capture\n"
         'run = capture.start(plan="https://example.org/plans/sleepy", title="sleepy", plan_digest="0" * 64,\n'
-        '                    steps={"https://example.org/plans/sleepy#never": "a step never run"}, parameters={})\n'
+        f"                    steps={steps!r}, parameters={{}})\n"
     )
     sources = [start + cells[0], *cells[1:]]
     code = [nbformat.v4.new_code_cell(f"import time\n{source}\nprint('cell {k} done')") for k, source in enumerate(sources, 1)]

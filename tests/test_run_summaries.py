@@ -42,6 +42,14 @@ def _copies(executed_run, folder: Path, n: int) -> list[Path]:
     return paths
 
 
+def as_an_earlier_mlprov_left_it(location: StoreLocation) -> None:
+    """The store without what an earlier mlprov did not write: no summaries, no direct start."""
+    with open_store(location) as store:
+        for graph in [g.value for g in store.inner.named_graphs() if g.value.startswith("urn:mlprov:summary:")]:
+            store.remove_graph(graph)
+        store.inner.update("DELETE WHERE { GRAPH ?g { ?run <https://w3id.org/mlprov#runStarted> ?t } }")
+
+
 def _records(store, name: str) -> list[dict]:
     result = queries.run(store, LIBRARY[name], {})
     return [dict(zip(result.columns, row)) for row in result.rows]
@@ -155,10 +163,7 @@ def test_reading_a_store_an_earlier_mlprov_wrote_builds_its_summaries_once(execu
     copy = tmp_path / "store"
     shutil.copytree(executed_run["location"].home, copy)
     location = StoreLocation(copy)
-    with open_store(location) as store:  # as an earlier mlprov left it: no summaries, no direct start
-        for graph in [g.value for g in store.inner.named_graphs() if g.value.startswith("urn:mlprov:summary:")]:
-            store.remove_graph(graph)
-        store.inner.update("DELETE WHERE { GRAPH ?g { ?run <https://w3id.org/mlprov#runStarted> ?t } }")
+    as_an_earlier_mlprov_left_it(location)
     listed = CliRunner().invoke(main, ["runs", "--store", str(copy), "--format", "csv"])
     assert listed.exit_code == 0, listed.output
     assert executed_run["outcome"].run in listed.stdout

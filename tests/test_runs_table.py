@@ -107,20 +107,20 @@ def test_blank_form_fields_are_left_out(table):
     assert view.filters == () and table.select(view).total == 4
 
 
-def test_a_table_brought_up_to_date_after_new_runs_equals_one_built_anew(tmp_path):
+def test_a_table_brought_up_to_date_after_new_runs_equals_one_built_anew(tmp_path, executed_run):
     """The runs added since a table was built are read on their own; the result is the
     table a cold build gives, and an unchanged store gives the same table back."""
     from mlprov_rdf.workflow import run
-    from tests.conftest import record_run
+    from tests.conftest import copied_store
 
-    first = record_run(tmp_path, epochs="5")
-    before = load_runs_table(first["location"], timeout_s=60)
-    assert load_runs_table(first["location"], timeout_s=60, previous=before) is before
-    outcome = run(first["plan_file"], first["location"], output=tmp_path / "sgd.ipynb", overrides={"optimizer": "SGD"})
+    location = copied_store(executed_run, tmp_path)
+    before = load_runs_table(location, timeout_s=60)
+    assert load_runs_table(location, timeout_s=60, previous=before) is before
+    outcome = run(executed_run["plan_file"], location, output=tmp_path / "sgd.ipynb", overrides={"optimizer": "SGD"})
     assert outcome.ok, outcome.error
-    updated = load_runs_table(first["location"], timeout_s=60, previous=before)
-    fresh = load_runs_table(first["location"], timeout_s=60)
-    assert len(updated.frame) == 2 and set(updated.frame["run"]) == {first["outcome"].run, outcome.run}
+    updated = load_runs_table(location, timeout_s=60, previous=before)
+    fresh = load_runs_table(location, timeout_s=60)
+    assert len(updated.frame) == 2 and set(updated.frame["run"]) == {executed_run["outcome"].run, outcome.run}
     assert list(updated.frame.columns) == list(fresh.frame.columns)
     pd.testing.assert_frame_equal(updated.frame, fresh.frame)
     assert updated.columns == fresh.columns

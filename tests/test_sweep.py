@@ -41,9 +41,9 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("MLPROV_STORE", "MLPROV_JOURNAL_DIR")}
 
 
-def _mlprov(*args: str, cwd: Path) -> subprocess.Popen:
+def _mlprov(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "mlprov_rdf", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(), cwd=cwd)
+                            text=True, env={**_env(), **(env or {})}, cwd=cwd)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
@@ -124,8 +124,10 @@ def _kernel_of_worker(root: psutil.Process) -> psutil.Process | None:
 
 
 def test_a_worker_killed_mid_sweep_still_ends_with_every_run_stored_once(plan, tmp_path):
-    store = tmp_path / "store"
-    proc = _mlprov("sweep", str(plan), *GRID, "--workers", "2", "--store", str(store), "--format", "json", cwd=tmp_path)
+    store, scratch = tmp_path / "store", tmp_path / "tmp"
+    scratch.mkdir()
+    proc = _mlprov("sweep", str(plan), *GRID, "--workers", "2", "--store", str(store), "--format", "json", cwd=tmp_path,
+                   env={"TMPDIR": str(scratch)})
     root = psutil.Process(proc.pid)
     deadline, killed = time.monotonic() + 240, None
     while killed is None and time.monotonic() < deadline and proc.poll() is None:
@@ -137,6 +139,9 @@ def test_a_worker_killed_mid_sweep_still_ends_with_every_run_stored_once(plan, t
     code, out, err = _finish(proc)
     assert killed is not None, "no worker was running a kernel"
     assert code == 0, err[-3000:]
+    assert list(scratch.glob("mlprov-sweep-*")) == []  # the killed worker's task folder too
+    shown = [line for line in err.splitlines() if line.startswith("sweeping: ")]  # progress in a log: plain lines
+    assert shown[-1] == "sweeping: 4/4 runs" and set(shown) <= {f"sweeping: {i}/4 runs" for i in range(1, 5)}, err
     location = StoreLocation(store)
     [row] = _sweeps(location)
     assert (row["status"], row["runs"], row["completed"]) == ("Completed", "4", "4")
@@ -161,8 +166,9 @@ def test_ctrl_c_records_the_sweep_interrupted_and_resume_completes_it(plan, tmp_
     kept = {r["run"] for r in _runs(location, row["sweep"])}
 
     code, out, err = _finish(_mlprov("sweep", "--resume", row["sweep"], "--executor", "local", "--store", str(store),
-                                     "--format", "json", cwd=tmp_path))
+                                     "--format", "json", "--quiet", cwd=tmp_path))
     assert code == 0, err[-3000:]
+    assert not any(line.startswith("sweeping: ") for line in err.splitlines()), err  # --quiet: no progress
     [row] = _sweeps(location)
     assert (row["status"], row["points"], row["completed"]) == ("Completed", "4", "4")
     runs = _runs(location, row["sweep"])

@@ -8,23 +8,15 @@ import os
 from click.testing import CliRunner
 
 from mlprov_rdf.cli import main
-from mlprov_rdf.scaffold import write_plan
-from mlprov_rdf.store import StoreLocation
-from mlprov_rdf.tasks import all_tasks
-from mlprov_rdf.workflow import run
-from tests.conftest import make_plan
 
 
-def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(tmp_path):
-    location = StoreLocation(tmp_path / "store")
-    image_plan = write_plan(all_tasks()["image-classification"], tmp_path / "digits.ttl")
-    multiclass_plan = make_plan(tmp_path / "iris.ttl", epochs="5")
+def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(digits_run, executed_run):
+    """The session's image run and Iris run (read only: `mlprov query` writes nothing)."""
     rows, columns = [], None
-    for plan in (image_plan, multiclass_plan):
-        outcome = run(plan, location)
-        assert outcome.ok, outcome.error
+    for run_iri, home in ((digits_run["run"], digits_run["location"].home),
+                          (executed_run["outcome"].run, executed_run["location"].home)):
         result = CliRunner().invoke(
-            main, ["query", "table1", "-p", f"run={outcome.run}", "--format", "json", "--store", str(location.home)]
+            main, ["query", "table1", "-p", f"run={run_iri}", "--format", "json", "--store", str(home)]
         )
         assert result.exit_code == 0, result.output
         data = json.loads(result.output)
@@ -38,7 +30,7 @@ def test_table1_fills_every_field_for_an_image_run_and_a_multiclass_run(tmp_path
     assert tasks == ["ImageClassification", "MulticlassClassification"]
     by_task = {row["experiment_task"]["value"]: row for row in rows}
     assert by_task["ImageClassification"]["ingestion_dataset"]["value"] == "digits"
-    assert by_task["MulticlassClassification"]["training_epochs"]["value"] == "5"
+    assert by_task["MulticlassClassification"]["training_epochs"]["value"] == str(executed_run["plan"].values()["epochs"])
     assert float(by_task["MulticlassClassification"]["evaluation_seconds"]["value"]) > 0
     for row in rows:  # what the run used: plausible
         cpu, wall = float(row["resources_cpu_seconds"]["value"]), float(row["experiment_seconds"]["value"])

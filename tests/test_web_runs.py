@@ -147,3 +147,26 @@ def test_the_hostile_plan_title_shows_as_text_and_leaves_the_document_title(watc
     assert page.title() == "Runs · mlprov"
     assert page.locator("tbody a", has_text=HOSTILE_TITLE).count() >= 1
     assert page.locator("tbody script").count() == 0
+
+
+def test_the_app_reads_the_runs_table_as_it_starts_before_any_request(web_store, caplog):
+    import asyncio
+    import threading
+
+    from mlprov_rdf.web.app import create_app
+
+    app = create_app(web_store.location)
+
+    async def start_and_wait() -> None:
+        async with app.router.lifespan_context(app):
+            for _ in range(2400):  # up to two minutes on a loaded machine
+                if "runs table" in caplog.text:
+                    return
+                await asyncio.sleep(0.05)
+
+    with caplog.at_level("INFO", logger="mlprov_rdf.web.app"):
+        # in a thread of its own: the browser tests' Playwright keeps an event loop in this one
+        starting = threading.Thread(target=asyncio.run, args=(start_and_wait(),))
+        starting.start()
+        starting.join()
+    assert f"read the runs table at start-up: {len(web_store.runs)} runs" in caplog.text

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from rdflib import Literal
+
+from ..series import points as epoch_points
 from ..vocab import ENV_BASE, MLPROV, MLS, PROV, REPR, RUN_BASE
 from .kinds import _ENV_CLASSES, _ENV_ORDER
 from .model import _Group, _Index, _Node
@@ -83,32 +86,42 @@ class _Groups(_Index):
         for term, node_id in self.ids.items():
             if self.nodes[node_id].kind != "metric":
                 continue
+            measure = self._first(term, MLS + "specifiedBy")
+            maker = self._first(term, PROV + "wasGeneratedBy")
+            literal = self._first(term, MLPROV + "series")
+            if literal is not None:  # a series node: its epochs are in its literal
+                values = [(str(e), _value_text(Literal(v))) for e, v in epoch_points(str(literal), None, None)]
+                self._series_hub(str(measure) if measure else "", "epoch", self.ids.get(maker, "") if maker else "",
+                                 [node_id], values)
+                continue
             if self._first(term, MLPROV + "epoch") is not None:
                 axis = "epoch"
             elif self._first(term, MLPROV + "forClass") is not None:
                 axis = "class"
             else:
                 continue
-            measure = self._first(term, MLS + "specifiedBy")
-            maker = self._first(term, PROV + "wasGeneratedBy")
             series[(str(measure) if measure else "", axis, self.ids.get(maker, "") if maker else "")].append(node_id)
         for (measure, axis, maker), members in sorted(series.items()):
             if len(members) < _GROUP_MIN:
                 continue
             members.sort(key=lambda m: self._series_key(m, axis))
-            name = compact(measure).split(":")[-1] if measure else "metric"
-            hub = f"mlprov-browse:series:{maker}:{measure}:{axis}"
-            values = [(self._series_axis(m, axis), self._series_value(m)) for m in members]
-            last = values[-1][1] if axis == "epoch" else ""
-            label = f"{name} per {axis}\n{len(members)} values" + (f", last {last}" if last else "")
-            shown = values if len(values) <= 20 else values[:10] + [("…", "…")] + values[-10:]
-            rows = [[f"{axis} {a}" if a != "…" else a, [[v, ""]]] for a, v in shown]
-            tip = {"head": f"{name} per {axis}", "kind": f"{len(members)} values, click to show them",
-                   "iri": None, "rows": rows}
-            self.groups[hub] = _Group(
-                hub=hub, kind="metric", owner=maker or None, members=members, star=False,
-                redirect_all=True, label=_clip_lines(label), tip=tip,
-            )
+            self._series_hub(measure, axis, maker, members,
+                             [(self._series_axis(m, axis), self._series_value(m)) for m in members])
+
+    def _series_hub(self, measure: str, axis: str, maker: str, members: list[str], values: list[tuple[str, str]]) -> None:
+        """One node for a series' values (by epoch or class), its values in the tooltip."""
+        name = compact(measure).split(":")[-1] if measure else "metric"
+        hub = f"mlprov-browse:series:{maker}:{measure}:{axis}"
+        last = values[-1][1] if axis == "epoch" and values else ""
+        label = f"{name} per {axis}\n{len(values)} values" + (f", last {last}" if last else "")
+        shown = values if len(values) <= 20 else values[:10] + [("…", "…")] + values[-10:]
+        rows = [[f"{axis} {a}" if a != "…" else a, [[v, ""]]] for a, v in shown]
+        tip = {"head": f"{name} per {axis}", "kind": f"{len(values)} values, click to show them",
+               "iri": None, "rows": rows}
+        self.groups[hub] = _Group(
+            hub=hub, kind="metric", owner=maker or None, members=members, star=False,
+            redirect_all=True, label=_clip_lines(label), tip=tip,
+        )
 
     def _series_axis(self, node_id: str, axis: str) -> str:
         term = self._terms[node_id]

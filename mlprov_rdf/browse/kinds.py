@@ -39,6 +39,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("data", "data", "a data set or a split of it", "#a1d99b", "#238b45", "database"),
     Kind("model", "model", "a trained model", "#dab6e8", "#6a3d9a", "box"),
     Kind("metric", "metric", "an evaluation result", "#f7b6d2", "#c51b7d", "ellipse"),
+    Kind("file", "file", "a file the run wrote or read (a figure, a checkpoint), kept with its sha256",
+         "#fde0ef", "#8e0152", "box"),
     Kind("output", "code output", "a value a code step's cell left in one of its output variables",
          "#e0f3db", "#2b8cbe", "ellipse"),
     Kind("agent", "agent", "a person or program responsible", "#e3d3bd", "#7f5a2e", "ellipse"),

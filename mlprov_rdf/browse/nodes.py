@@ -64,6 +64,8 @@ class _Nodes(_Index):
                 continue
             if self._is_vocabulary(term):  # mlprov:Completed, mlprov:accuracy: shown as values
                 continue
+            if isinstance(term, URIRef) and str(term).startswith("file:") and term not in self.props:
+                continue  # a file's prov:atLocation: shown in the file's tooltip
             chosen.append(term)
         # blank-node ids depend on their rows only: assign in a stable order
         for term in sorted(chosen, key=lambda t: (isinstance(t, BNode), str(t) if not isinstance(t, BNode) else "")):
@@ -124,6 +126,8 @@ class _Nodes(_Index):
             return "model"
         if MLS + "Dataset" in types or MLPROV + "DataSplit" in types:
             return "data"
+        if MLPROV + "Artifact" in types:
+            return "file"
         if types & _AGENT_CLASSES:
             return "agent"
         if not types:

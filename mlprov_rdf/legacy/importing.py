@@ -87,10 +87,11 @@ def provenance_files(folder: Path) -> list[Path]:
 
 
 def import_folder(folder: Path, location: StoreLocation, *, output: Path | None = None, force: bool = False,
-                  on_file: Callable[[Path], None] | None = None) -> FolderImport:
+                  on_file: Callable[[int, int], None] | None = None) -> FolderImport:
     """Every provenance file of ``folder``, each in its own transaction; one refused file stops no other.
 
-    Plans go beside their files, or into the folder ``output``.
+    Plans go beside their files, or into the folder ``output``. ``on_file(done, total)`` is
+    called as each file is imported or refused, as ingest's ``on_run``.
     """
     files = provenance_files(folder)
     if output is not None:
@@ -104,5 +105,5 @@ def import_folder(folder: Path, location: StoreLocation, *, output: Path | None 
             log.info("refused %s: %s", path, error)
             outcomes.append(FileOutcome(path, reason=str(error)))
         if on_file is not None:
-            on_file(path)
+            on_file(len(outcomes), len(files))
     return FolderImport(outcomes)

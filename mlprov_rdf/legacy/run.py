@@ -12,7 +12,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from .. import vocab
+from .. import series, vocab
 from ..plan import Plan
 from .mapping import Mapped
 from .source import Source
@@ -318,14 +318,15 @@ def legacy_run(src: Source, mapped: Mapped, plan: Plan) -> tuple[str, list[ox.Tr
 
     def metric(name: str, value: Any, split: str, *, for_class: str | None = None, epoch: int | None = None, origin: str) -> None:
         node = f"{run}/metric/{name}/{split}" + (f"/class/{slug(for_class)}" if for_class is not None else "") + (
-            f"/epoch/{epoch}" if epoch is not None else "")
+            series.SERIES_SEGMENT if epoch is not None else "")
         g.type(node, P + "Entity", MLS + "ModelEvaluation")
         g.add(node, MLS + "specifiedBy", M + name)
         g.add(node, MLS + "hasValue", _lit(value))
         g.add(node, M + "splitName", _lit(split))
         if for_class is not None:
             g.add(node, M + "forClass", _lit(for_class))
-        if epoch is not None:
+        if epoch is not None:  # a series of the one epoch recorded, its last epoch and value beside it as ingest writes them
+            g.add(node, M + "series", ox.Literal(series.encode([(epoch, value)]), datatype=ox.NamedNode(vocab.RDF + "JSON")))
             g.add(node, M + "epoch", _lit(epoch))
         else:
             shown = f"{value:.4g}" if isinstance(value, float) else "…"

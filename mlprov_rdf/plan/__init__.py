@@ -1,9 +1,10 @@
 """Plans: an RDF file or graph in, a validated, typed plan out.
 
-Validation runs in three layers, each failing with one line that names the file and
-node, says what is wrong and what to do: parsing, the SHACL shapes in
-``ontology/shapes.ttl``, then the structure and parameters a task's templates need
-(``templates/<task>/task.toml``). Everything downstream reads the typed plan only,
+Validation runs in layers, each reporting every problem it finds, a line each that names
+the file and node, says what is wrong and what to do (``problems.py``): parsing, the terms
+and nodes the graph may hold, the SHACL shapes in ``ontology/shapes.ttl``, then the
+structure and parameters a task's templates need (``templates/<task>/task.toml``). A layer
+runs only when the ones before it found nothing, for it relies on what they check. Everything downstream reads the typed plan only,
 so a plan gives the same notebook whatever serialization or triple order it came in.
 """
 

@@ -16,6 +16,7 @@ from ..errors import UserError
 from ..resources import ontology_dir
 from .model import PLAN_CLASSES, PPLAN, PROV, SAFE_IRI
 from .naming import compact, node_name, short, shown
+from .problems import Problems, every_problem
 from .reading import rdflib_warnings_silenced
 
 def check_terms(graph: rdflib.Graph, source: str) -> None:
@@ -39,7 +40,7 @@ def check_terms(graph: rdflib.Graph, source: str) -> None:
         elif isinstance(o, Literal) and getattr(o, "ill_typed", False):
             problems.append(f"{where}: {short(o)} is not a valid {compact(o.datatype)}; fix the value")
     if problems:
-        raise UserError(every_problem(problems))
+        raise UserError(every_problem(source, problems))
     lines = sorted(graph.serialize(format="nt", encoding="utf-8").splitlines(keepends=True))
     try:
         for _ in ox.parse(b"".join(lines), format=ox.RdfFormat.N_TRIPLES):
@@ -86,21 +87,35 @@ def own_nodes(graph: rdflib.Graph, plan: URIRef) -> set[rdflib.term.Node]:
 
 
 def check_own_nodes(graph: rdflib.Graph, plan: URIRef, source: str) -> None:
-    """A plan's graph is stored as it is and queried with every run: it may speak of its own nodes only."""
+    """A plan's graph is stored as it is and queried with every run: it may speak of its own nodes only.
+
+    Nodes refused for one reason are one problem: a plan named under ``urn:mlprov:`` has
+    every node there, and fixing the name fixes them all.
+    """
     own = own_nodes(graph, plan)
-    for node in sorted({*own, *graph.subjects(unique=True)}, key=lambda n: (isinstance(n, BNode), str(n))):
-        reserved = isinstance(node, URIRef) and str(node).startswith(RESERVED_PREFIXES)
-        if reserved:
-            raise UserError(
-                f"{source}: {shown(node_name(node))}: a plan may not describe a term of a known vocabulary (mlprov:, prov:, "
-                "p-plan:, repr:, mls:, rdf:, rdfs:, owl:, sh:, xsd:, dcterms:) or a node mlprov mints (urn:mlprov:…: runs, "
-                "bundles, cells); remove these statements, or give the node an IRI of your own"
-            )
-        if node not in own:
-            raise UserError(
-                f"{source}: statements about {shown(node_name(node))}, which is not part of plan {node_name(plan)}; a plan file "
-                "describes only the plan, its steps, their variables and its author: remove them or link the node to the plan"
-            )
+    nodes = sorted({*own, *graph.subjects(unique=True)}, key=lambda n: (isinstance(n, BNode), str(n)))
+    reserved = [n for n in nodes if isinstance(n, URIRef) and str(n).startswith(RESERVED_PREFIXES)]
+    foreign = [n for n in nodes if n not in own and n not in reserved]
+    problems = Problems(source)
+    if reserved:
+        problems.add(
+            f"{source}: {_some(reserved)}: a plan may not describe a term of a known vocabulary (mlprov:, prov:, "
+            "p-plan:, repr:, mls:, rdf:, rdfs:, owl:, sh:, xsd:, dcterms:) or a node mlprov mints (urn:mlprov:…: runs, "
+            "bundles, cells); remove these statements, or give the node an IRI of your own"
+        )
+    if foreign:
+        problems.add(
+            f"{source}: statements about {_some(foreign)}, which {'is' if len(foreign) == 1 else 'are'} not part of plan "
+            f"{node_name(plan)}; a plan file describes only the plan, its steps, their variables and its author: "
+            "remove them or link the node to the plan"
+        )
+    problems.raise_any()
+
+
+def _some(nodes: list) -> str:
+    """The first nodes of a list, named, and how many more: one line for any number."""
+    named = ", ".join(shown(node_name(n)) for n in nodes[:3])
+    return named + (f" (and {len(nodes) - 3} more nodes)" if len(nodes) > 3 else "")
 
 
 def the_plan(graph: rdflib.Graph, source: str) -> URIRef:
@@ -164,19 +179,8 @@ def check_shapes(graph: rdflib.Graph, source: str) -> None:
     if not problems:
         return
     problems.sort(key=lambda p: (str(p[0]), p[2]))
-    raise UserError(every_problem([
+    raise UserError(every_problem(source, [
         f"{source}: node {node_name(focus)}" + (f", property {compact(path)}" if path is not None else "") + f": {message}"
         for focus, path, message in problems
     ]))
 
-
-#: Problems a check lists before it sums up the rest.
-PROBLEMS_SHOWN = 20
-
-
-def every_problem(problems: list[str]) -> str:
-    """One line a problem, the first ``PROBLEMS_SHOWN`` of them, then how many more."""
-    lines = problems[:PROBLEMS_SHOWN]
-    if len(problems) > PROBLEMS_SHOWN:
-        lines.append(f"... and {len(problems) - PROBLEMS_SHOWN} more problems like these")
-    return "\n".join(lines)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import uuid
 from dataclasses import dataclass
 from typing import Iterator, Protocol
 
 from ..errors import UserError
-from .task import KernelStartFailed, NotebookJob, TaskResult, execute_job
+from .task import KernelStartFailed, NotebookJob, TaskResult, execute_job, remove_scratch
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +86,7 @@ class DaskExecutor:
         self._cluster = None
         self._client = None
         self._futures: list = []
+        self._batches: set[str] = set()
 
     def __enter__(self) -> "DaskExecutor":
         from distributed import Client, LocalCluster
@@ -110,19 +110,32 @@ class DaskExecutor:
         return self
 
     def __exit__(self, *exc) -> None:
+        """Tasks cancelled, the cluster closed, and the scratch folders killed workers left removed:
+        on the workers still there (another machine's), then here once ours are gone."""
         if self._client is not None:
             self._client.cancel(self._futures, force=True)
+            if self._cluster is None:
+                for batch in sorted(self._batches):
+                    self._remove_on_workers(batch)
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+        for batch in sorted(self._batches):
+            remove_scratch(batch)
+
+    def _remove_on_workers(self, batch: str) -> None:
+        try:
+            self._client.run(remove_scratch, batch)
+        except Exception as error:  # noqa: BLE001 -- a lost scheduler or worker: their folders stay, said once
+            log.warning("could not remove the sweep's scratch folders on the workers: %s", error)
 
     def outcomes(self, jobs: list[NotebookJob]) -> Iterator[Outcome]:
         from distributed import as_completed
 
         by_key = {}
-        batch = uuid.uuid4().hex[:8]  # two sweeps of one plan on one cluster are two sets of tasks
-        for job in jobs:
-            future = self._client.submit(execute_job, job, key=f"mlprov-point-{job.key}-{batch}", retries=self.retries,
+        for job in jobs:  # the batch in the key: two sweeps of one plan on one cluster are two sets of tasks
+            self._batches.add(job.batch)
+            future = self._client.submit(execute_job, job, key=f"mlprov-point-{job.key}-{job.batch}", retries=self.retries,
                                          pure=False)
             by_key[future.key] = job
             self._futures.append(future)

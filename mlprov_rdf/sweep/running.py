@@ -25,7 +25,7 @@ from . import record
 from .executor import DaskExecutor, Executor, LocalExecutor, default_workers
 from .grid import Axis, Point, grid_points, random_points
 from .points import PreparedPoint, prepare_points, store_plans, write_files
-from .task import NotebookJob, TaskResult
+from .task import NotebookJob, TaskResult, new_batch
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,9 @@ def _check(settings: Settings) -> None:
 
 def _run(rec: record.SweepRecord, prepared: list[PreparedPoint], location: StoreLocation, settings: Settings,
          executor: Executor, *, on_point: Callable[[PointOutcome, int, int], None] | None) -> SweepOutcome:
+    batch = new_batch()
     jobs = [NotebookJob(p.key, p.notebook.name, p.notebook.read_text(encoding="utf-8"), str(p.notebook.parent.absolute()),
-                        settings.timeout_s) for p in prepared]
+                        settings.timeout_s, batch, str(location.artifact_dir)) for p in prepared]
     by_key = {p.key: p for p in prepared}
     outcome = SweepOutcome(rec.iri, "Interrupted")
     location.journal_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,10 @@ and hands them to the kernel, another process binds one meanwhile, the kernel ex
 ``ZMQError: Address already in use`` and the client sees "Kernel died before replying to
 kernel_info". Nothing ran then, so starting again loses nothing. Every other ending (a cell
 that raised, a timeout, a dead kernel mid-run) is a result, never retried.
+
+A task works in a scratch folder of the worker's temporary folder, named for its batch
+(``mlprov-sweep-BATCH-*``): the folder goes when the task ends, and what a killed worker left
+is removed by :func:`remove_scratch` when the sweep ends.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import tempfile
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import capture
@@ -33,6 +39,11 @@ class KernelStartFailed(RuntimeError):
     """The kernel did not start (nothing ran): the task may be run again as it is."""
 
 
+def new_batch() -> str:
+    """A name for the tasks of one sweep's run: their Dask keys and scratch folders hold it."""
+    return uuid.uuid4().hex[:8]
+
+
 @dataclass(frozen=True)
 class NotebookJob:
     key: str  # the point's key (see ``points.PreparedPoint.key``)
@@ -40,6 +51,20 @@ class NotebookJob:
     text: str  # the generated notebook
     folder: str  # the plan's folder on the client: the kernel's working folder where the worker sees it
     timeout_s: int | None = None
+    batch: str = field(default_factory=new_batch)  # the tasks of one sweep's run, and their scratch
+    artifacts: str = ""  # the store's artifact folder where the worker sees it [default: the task's scratch]
+
+
+def _scratch_prefix(batch: str) -> str:
+    return f"mlprov-sweep-{batch}-"
+
+
+def remove_scratch(batch: str) -> None:
+    """Remove the scratch folders of ``batch``'s tasks left in this machine's temporary folder
+    (by a worker killed mid-task)."""
+    for folder in sorted(Path(tempfile.gettempdir()).glob(_scratch_prefix(batch) + "*")):
+        log.info("removing %s, left by a task that did not end", folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -63,7 +88,7 @@ def is_start_failure(error: BaseException) -> bool:
 def execute_job(job: NotebookJob) -> TaskResult:
     """Run ``job``'s notebook once; raises ``KernelStartFailed`` only (see the module's docstring)."""
     run_id = capture.new_run_id()
-    with tempfile.TemporaryDirectory(prefix="mlprov-sweep-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=_scratch_prefix(job.batch), ignore_cleanup_errors=True) as tmp:
         scratch = Path(tmp)
         shared = Path(job.folder) / job.name
         source = shared if shared.is_file() else scratch / job.name  # relative paths resolve in the plan's folder
@@ -73,7 +98,8 @@ def execute_job(job: NotebookJob) -> TaskResult:
         journal_dir.mkdir()
         output = scratch / "executed.ipynb"
         try:
-            execution = execute_notebook(source, output, journal_dir=journal_dir, run_id=run_id, timeout_s=job.timeout_s)
+            execution = execute_notebook(source, output, journal_dir=journal_dir, run_id=run_id,
+                                         artifact_dir=Path(job.artifacts or scratch / "artifacts"), timeout_s=job.timeout_s)
         except Exception as error:  # noqa: BLE001 -- whatever the kernel machinery raised, in one line
             journal = journal_dir / f"{run_id}.nt"
             if is_start_failure(error) and not journal.exists():

@@ -11,6 +11,7 @@ run a script.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -106,6 +107,17 @@ async def _not_found(request: Request, error: Exception) -> Response:
     return web_context(request).render(request, "error.html.j2", status_code=status, message=str(detail), status=status)
 
 
+def _read_runs_table(web: WebContext) -> None:
+    """Read the runs table as the app starts, so that the first visit to /runs finds it (at
+    10,000 runs the first read takes seconds); a request meanwhile waits for this read."""
+    started = time.monotonic()
+    try:
+        table = runs.runs_table(web)
+        log.info("read the runs table at start-up: %d runs in %.2f s", len(table.frame), time.monotonic() - started)
+    except Exception as error:  # no store yet, a damaged one: the page meets it again when asked, and says so
+        log.info("runs table not read at start-up: %s", error)
+
+
 def create_app(location: StoreLocation, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Starlette:
     """The app over the store at ``location``; queries stop after ``timeout_s`` seconds."""
     static = StaticFiles(directory=str(files("mlprov_rdf.web") / "static"))
@@ -125,6 +137,7 @@ def create_app(location: StoreLocation, *, timeout_s: float = DEFAULT_TIMEOUT_S)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=_read_runs_table, args=(web,), name="runs-table", daemon=True).start()
         yield
         web.close()  # the pages' query processes end with the app
 

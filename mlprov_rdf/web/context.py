@@ -54,6 +54,7 @@ class WebContext:
     _sessions: "queue.LifoQueue[QuerySession]" = field(init=False, default_factory=queue.LifoQueue)
     _started: int = field(init=False, default=0)
     _started_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _building: dict[str, threading.Lock] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.templates = jinja2.Environment(
@@ -103,13 +104,16 @@ class WebContext:
     def cached(self, key: str, build: Callable[[], Any], refresh: Callable[[Any], Any] | None = None) -> Any:
         """``build()``'s value, kept until the store changes (see :meth:`version`); then
         ``refresh(old)`` brings the old value up to date where it can, else it is built anew."""
-        version = self.version()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == version and version is not None:
-            return hit[1]
-        value = refresh(hit[1]) if hit is not None and refresh is not None else build()
-        self._cache[key] = (version, value)
-        return value
+        with self._started_lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # requests that come while it is built wait for that build, not one each
+            version = self.version()
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == version and version is not None:
+                return hit[1]
+            value = refresh(hit[1]) if hit is not None and refresh is not None else build()
+            self._cache[key] = (version, value)
+            return value
 
     def cached_read(self, key: str, read: Callable[..., Any], *args: Any) -> Any:
         """``read(store, *args)`` with the store open for it, kept until the store changes."""

@@ -2,8 +2,9 @@
 
 The data comes from :mod:`mlprov_rdf.run_record`; this module turns it into the page, and
 its per-epoch series into the plotly charts that ``static/charts.js`` draws. A figure is
-served only when the store names it as an artifact of that run and the file still holds
-the bytes the run recorded: the route never serves a path it was given.
+served only when the store names it as an artifact of that run, its file lies in that
+run's folder of the store's artifact folder, and it still holds the bytes the run
+recorded: the route never serves a path it was given.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ def image_type(entity: Entity) -> str | None:
     return IMAGE_TYPES.get(path.suffix.lower()) if path is not None and entity.kind == "figure" else None
 
 
+def in_artifact_folder(web: WebContext, run: str, entity: Entity) -> bool:
+    """Whether the entity's file lies in the run's folder of the store's artifact folder: the
+    only files the app serves."""
+    folder = (web.location.artifact_dir / vocab.run_id_of(run)).resolve()
+    return entity.path is not None and entity.path.resolve().is_relative_to(folder)
+
+
 def record_of(web: WebContext, run: str) -> RunRecord:
     """The run's record, kept until the store changes."""
     return web.cached_read("run_record:" + run, read_run_record, run)
@@ -79,6 +87,7 @@ def _page(request: Request, run: str) -> Response:
         run=record,
         shown=shown,
         image_type=image_type,
+        in_artifact_folder=lambda entity: in_artifact_folder(web, record.iri, entity),
         charts=curve_charts([record]),
         artifact_url=lambda entity: page_url("/artifact", run=record.iri, iri=entity.iri),
     )
@@ -107,6 +116,9 @@ def artifact_file(request: Request) -> Response:
     media_type = image_type(entity) if entity is not None else None
     if entity is None or media_type is None:
         raise ArtifactUnavailable(f"{iri}: not an image figure of the run {run}")
+    if not in_artifact_folder(web, run, entity):
+        folder = web.location.artifact_dir / vocab.run_id_of(run)
+        raise ArtifactUnavailable(f"{iri}: its file {entity.location} is not in the run's artifact folder {folder}")
     if not entity.content_matches():
         raise ArtifactUnavailable(f"{iri}: its file {entity.location} is missing here or changed since the run")
     return FileResponse(entity.path, media_type=media_type, headers={"Cache-Control": "no-cache"})

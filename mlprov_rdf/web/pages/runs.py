@@ -9,13 +9,17 @@ from starlette.routing import Route
 
 from ...runs_table import RunsTable, Selection, load_runs_table, shown
 from ...vocab import RUN_BASE
-from ..context import page_url, plan_url, run_url, web_context
+from ..context import WebContext, page_url, plan_url, run_url, web_context
 
 Params = dict[str, list[str]]
 
 
 def _table(request: Request) -> RunsTable:
-    web = web_context(request)
+    return runs_table(web_context(request))
+
+
+def runs_table(web: WebContext) -> RunsTable:
+    """The table of every run, read once and then brought up to date with the runs added since."""
     return web.cached(
         "runs_table",
         lambda: load_runs_table(web.location, timeout_s=web.timeout_s),
