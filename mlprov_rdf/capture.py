@@ -272,13 +272,15 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _artifact_name(name: str | Path) -> Path:
-    """A file name relative to a run's artifact folder, refused if it would leave the folder."""
+def _file_in(folder: Path, name: str | Path) -> Path:
+    """``name`` inside a run's artifact folder, its folders made; refused if it would leave the folder."""
     relative = Path(name)
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         raise ValueError(f"artifact name {str(name)!r}: give a relative name inside the run's folder, "
                          "such as 'loss-curve.png'")
-    return relative
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def append_locked(path: Path, data: bytes) -> None:
@@ -764,9 +766,7 @@ class Run:
     def artifact_path(self, name: str | Path) -> Path:
         """Where the run writes a file it keeps (a figure, a checkpoint): ``name`` in the run's own
         folder of the store's artifacts (as mlflow's artifact_uri), never the working directory."""
-        path = self.artifact_dir / _artifact_name(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return _file_in(self.artifact_dir, name)
 
     def log_artifact(self, path: str | Path, *, label: str, kind: str = "file", derived_from: str | None = None) -> str:
         """A file the notebook wrote (a figure, a checkpoint), with its sha256.
@@ -888,9 +888,7 @@ class NullRun:
 
             self._folder = Path(tempfile.mkdtemp(prefix="mlprov-unrecorded-"))
             atexit.register(shutil.rmtree, self._folder, ignore_errors=True)
-        path = self._folder / _artifact_name(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        return _file_in(self._folder, name)
 
     def __getattr__(self, name: str):
         if name.startswith("log_") or name in ("use", "close", "flush"):

@@ -677,12 +677,13 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     does; the journal itself is never changed.
     """
     path = _checked_name(path)
-    run = vocab.run_iri(plain_journal(path).stem)
+    plain = plain_journal(path)  # the name the run's id comes from, compressed or not
+    run = vocab.run_iri(plain.stem)
     complete, _, cut = _journal_text(path).rpartition("\n")
     if cut:
         log.warning("%s: dropped a line cut off at the end: %.80s", path, cut)
     lines = complete.split("\n") if complete else []
-    values = _set_aside(plain_journal(path), run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
+    values = _set_aside(plain, run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
     scan = _scan(path, lines, run)
     for value in values:
         try:
@@ -703,7 +704,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     derived = [_line(st) for st in finished.derived]
     count = len(set(lines).union(derived))
     body = "\n".join(lines + derived) + "\n"
-    return PreparedRun(path, run, vocab.bundle_iri(plain_journal(path).stem), body, count, finished.status)
+    return PreparedRun(path, run, vocab.bundle_iri(plain.stem), body, count, finished.status)
 
 
 def _disk_full(error: OSError) -> bool:
