@@ -96,3 +96,13 @@ def test_a_kernel_without_mlprov_fails_in_the_first_cell_naming_the_fix(kernels,
     out = json.loads((tmp_path / "out.ipynb").read_text())
     failed = [c for c in out["cells"] if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert len(failed) == 1 and "from mlprov_rdf import capture" in "".join(failed[0]["source"])
+
+
+def test_kernel_install_leaves_nothing_in_the_temporary_folder(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "mlprov_rdf", "kernel", "install", "--prefix", str(tmp_path / "kernels")],
+                          capture_output=True, text=True, env={**os.environ, "TMPDIR": str(scratch)})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "kernels" / "share" / "jupyter" / "kernels" / "mlprov" / "kernel.json").is_file()
+    assert list(scratch.iterdir()) == []  # ipykernel's own *_kernels folder went too
