@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
 from . import vocab
+from .series import journaled_epochs
 from .arguments import write_output
 from .errors import UserError
 from .interrupts import signals_to
@@ -218,7 +218,6 @@ class _EpochWatcher(threading.Thread):
     one ``mlprov:seriesChunk`` line (``"{\\"epochs\\":[4,5,6],...}"``, see ``series``)."""
 
     INTERVAL_S = 0.25
-    _EPOCHS = re.compile(rb"<" + re.escape(vocab.MLPROV.encode()) + rb'seriesChunk> "\{\\"epochs\\":\[([0-9,]*)\]')
 
     def __init__(self, journal: Path, on_epoch: Callable[[int, int | None], None]):
         super().__init__(daemon=True)
@@ -246,7 +245,7 @@ class _EpochWatcher(threading.Thread):
             return
         cut = data.rfind(b"\n") + 1  # a line still being written is read next time
         self._offset += cut
-        epochs = [int(e) for chunk in self._EPOCHS.findall(data[:cut]) for e in chunk.split(b",") if e]
+        epochs = journaled_epochs(data[:cut])
         if epochs and max(epochs) > self._highest:
             self._highest = max(epochs)
             self.on_epoch(self._highest, None)

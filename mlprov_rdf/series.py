@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import re
 from typing import Any, Iterable
 
-from .vocab import RDF
+from .vocab import MLPROV, RDF
 
 #: The end of a series node's IRI, after the measure, split and class (``.../metric/training_loss/train/series``).
 SERIES_SEGMENT = "/series"
 #: Non-finite doubles, which JSON cannot hold, as the texts float() reads back.
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _FROM_TEXT = frozenset(_NON_FINITE.values())
+#: The epochs of a journal line holding a chunk, as :func:`literal` writes it in N-Triples.
+_CHUNK_EPOCHS = re.compile(rb"<" + re.escape(MLPROV.encode()) + rb'seriesChunk> "\{\\"epochs\\":\[([0-9,]*)\]')
 
 
 def encode(points: Iterable[tuple[int, Any]]) -> str:
@@ -69,3 +72,9 @@ def points(series: str | dict | None, epoch: Any, value: Any) -> list[tuple[int,
         return decode(series)
     return [] if epoch is None or value is None else [(int(epoch), value)]
 
+
+
+def journaled_epochs(lines: bytes) -> list[int]:
+    """The epochs of the series chunks in whole journal lines (capture's, as they arrive),
+    read from the text without parsing the lines."""
+    return [int(e) for chunk in _CHUNK_EPOCHS.findall(lines) for e in chunk.split(b",") if e]
