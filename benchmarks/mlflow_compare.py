@@ -133,12 +133,10 @@ def build_mlflow(workdir: Path, location: StoreLocation, runs: list[str]) -> tup
 
 def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str], reps: int, seed: int) -> dict:
     """Each question on both, alternately; the same run for both in one repetition."""
-    from mlprov_rdf.run_record import read_run_record
-
     prov_ctx = api.open_store(location)
     prov = prov_ctx.__enter__()
     filter_setting = f"params.optimizer = '{OPTIMIZER}'"
-    every = {"limit": 0} if any(p.name == "limit" for p in queries.resolve("runs-by-setting").params) else {}
+    every = {"limit": 0}  # all of them, not the first page
 
     def every_with_setting():
         found, token = [], None
@@ -148,10 +146,6 @@ def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str
             token = page.token
             if not token:
                 return found
-
-    def whole_mlprov(run):
-        with open_store(location, create=False, read_only=True) as store:
-            return read_run_record(store, run)
 
     def whole_mlflow(rid):
         found = client.get_run(rid)
@@ -174,7 +168,7 @@ def compare(location: StoreLocation, client, experiment: str, ids: dict[str, str
         "one run's results": (
             lambda run: prov.query("run-metrics", run=run),
             lambda rid: client.get_run(rid).data.metrics),
-        "one run whole": (whole_mlprov, whole_mlflow),
+        "one run whole": (prov.run, whole_mlflow),
         "one metric history": (
             lambda run: prov.query("metric-history", run=run, metric=HISTORY),
             lambda rid: client.get_metric_history(rid, f"train_{HISTORY}")),

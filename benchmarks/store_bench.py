@@ -458,11 +458,21 @@ def _plan_of(inner: ox.Store, run: str) -> ox.NamedNode:
 
 
 def _raw_run_record(inner: ox.Store, run: str, plan: ox.NamedNode) -> int:
-    """What ``run_record.read_run_record`` asks the store, on the raw store: the bundle as
-    N-Triples parsed into triples, the plan's facts, the reproductions."""
-    bundle = ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))
-    triples = list(ox.parse(inner.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=bundle), format=ox.RdfFormat.N_TRIPLES))
-    return len(triples) + _raw(inner, run_record.PLAN_FACTS, {"plan": plan}) + _raw(inner, run_record.REPRODUCTIONS, {"run": ox.NamedNode(run)})
+    """What ``run_record.read_run_record`` asks the store, on the raw store: the record kept
+    at ingest (``mlprov:runRecord``) parsed as JSON and the cells' code (or, without it, the
+    bundle as N-Triples parsed into triples), the plan's facts, whether a reproduction names
+    the run and then its rows; the record's characters (or triples) and the rows of the rest."""
+    bundle, node = ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run))), ox.NamedNode(run)
+    kept = [row["record"].value for row in inner.query(run_record.KEPT_RECORD, use_default_graph_as_union=True,
+                                                       substitutions={ox.Variable("graph"): bundle, ox.Variable("run"): node})]
+    if kept:
+        json.loads(kept[0])
+        read = len(kept[0]) + _raw(inner, run_record.CELL_CODE, {"graph": bundle})
+    else:  # a store written before runs kept their record: the bundle as N-Triples parsed into triples
+        read = len(list(ox.parse(inner.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=bundle), format=ox.RdfFormat.N_TRIPLES)))
+    return (read
+            + _raw(inner, run_record.PLAN_FACTS, {"plan": plan})
+            + (_raw(inner, run_record.REPRODUCTIONS, {"run": node}) if _raw(inner, run_record.REPRODUCED, {"run": node}) else 0))
 
 
 def bench_run_api(store, run_iris: list[str], reps: int, seed: int = 11) -> dict:
@@ -513,7 +523,7 @@ def bench_rdflib(store, run_iris: list[str], plan_iris: list[str], cases, timeou
 
     started = time.perf_counter()
     ds = rdflib.Dataset(default_union=True)
-    graphs = [vocab.ONTOLOGY_GRAPH] + plan_iris + [ingest.inferred_graph_iri(p) for p in plan_iris]
+    graphs = [vocab.ONTOLOGY_GRAPH, vocab.ENV_GRAPH] + plan_iris + [ingest.inferred_graph_iri(p) for p in plan_iris]
     graphs += [vocab.bundle_iri(vocab.run_id_of(r)) for r in run_iris]
     triples = 0
     for g in graphs:

@@ -23,8 +23,8 @@ other literals as strings, unbound values as None (NaN in a numeric column).
 Queries run in a child process of the block (a ``QuerySession``), which keeps the store
 open while queries come, so that one about a run answers in a millisecond or two: a query
 is stopped after ``timeout`` seconds (60 by default; a ``QueryTimeout``) or on Ctrl-C, and
-the child lets go of the store half a second after the last query, or at once when a
-writer waits for it, so ``mlprov run`` can write while the block is open. Updates are
+the child lets go of the store 30 seconds after the last query, or at once (within 50 ms)
+when a writer waits for it, so ``mlprov run`` can write while the block is open. Updates are
 refused, and so are ``SERVICE`` clauses unless ``allow_service=True``.
 
 This module imports pandas; ``mlprov_rdf`` itself stays import-free, because the

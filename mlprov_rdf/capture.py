@@ -40,6 +40,7 @@ from .vocab import (
     REPR,
     STEP_MARKER,
     XSD,
+    env_iri,
     run_iri,
 )
 
@@ -148,7 +149,6 @@ def large_value(folder: Path, run: str, subject: str, predicate: str, literal: s
     name = predicate.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
     statements = [
         (subject, MLPROV + "valueFile", _iri(node)),
-        (node, RDF + "type", _iri(PROV + "Entity")),
         (node, RDF + "type", _iri(MLPROV + "Artifact")),
         (node, RDFS + "label", _lit(f"{name} in full ({len(data):,} bytes)")),
         (node, MLPROV + "artifactKind", _lit("large value")),
@@ -358,6 +358,7 @@ class Run:
         self._seen_modules: set[str] = set()
         self._seen_distributions: set[str] = set()
         self._gpu_checked = False
+        self._kernel = ""  # the kernel's environment node, which every cell names (set with the environment)
         self._data_hashes: dict[str, str] = {}
         self._metric_steps: dict[str, str | None] = {}  # evaluation IRI → the step whose cell logged it first
         self._cell_step: str | None = None
@@ -430,13 +431,15 @@ class Run:
             self._add(notebook, MLPROV + "sha256", _lit(hashlib.sha256(Path(path).read_bytes()).hexdigest()))
         self._add(self.iri, PROV + "used", _iri(notebook))
 
-    def _setting(self, suffix: str, classes: Iterable[str], label: str, **values: Any) -> str:
-        node = f"{self.iri}/{suffix}"
-        self._type(node, PROV + "Entity", *classes)
-        self._add(node, RDFS + "label", _lit(label))
-        for name, value in values.items():
-            if value not in (None, ""):
-                self._add(node, MLPROV + name, _lit(value))
+    def _environment_node(self, kind: str, classes: Iterable[str], label: str, **values: Any) -> str:
+        """A part of the environment: a node named by its description (``vocab.env_iri``),
+        which ingest keeps once for every run that had it; the run links it. No
+        ``prov:Entity``: every class here implies it (the ontology)."""
+        description = [f"<{RDF}type> <{cls}>" for cls in classes]
+        description.append(f"<{RDFS}label> {_lit(label)}")
+        description += [f"<{MLPROV}{name}> {_lit(value)}" for name, value in values.items() if value not in (None, "")]
+        node = env_iri(kind, description)
+        self._buffer += [f"<{node}> {line} .\n" for line in description]
         self._add(self.iri, REPR + "hasSetting", _iri(node))
         return node
 
@@ -447,16 +450,16 @@ class Run:
         import psutil  # a dependency of mlprov-rdf; imported here to keep module import fast
 
         python = platform.python_version()
-        self._setting("python", [REPR + "ProgrammingLanguage"], f"Python {python}", version=python)
+        self._environment_node("python", [REPR + "ProgrammingLanguage"], f"Python {python}", version=python)
         try:
             kernel_version = importlib.metadata.version("ipykernel")
         except importlib.metadata.PackageNotFoundError:
             kernel_version = ""
-        kernel = self._setting(
+        self._kernel = self._environment_node(
             "kernel", [PROV + "SoftwareAgent", REPR + "Kernel"], f"python3 (ipykernel {kernel_version})", version=kernel_version
         )
-        self._add(self.iri, PROV + "wasAssociatedWith", _iri(kernel))
-        self._setting(
+        self._add(self.iri, PROV + "wasAssociatedWith", _iri(self._kernel))
+        self._environment_node(
             "os",
             [REPR + "OperatingSystem"],
             f"{platform.system()} {platform.release()} ({platform.machine()})",
@@ -464,7 +467,7 @@ class Run:
         )
         memory = psutil.virtual_memory().total
         cores = psutil.cpu_count(logical=True) or 0
-        self._setting(
+        self._environment_node(
             "hardware",
             [MLPROV + "Hardware"],
             f"{platform.machine()}, {cores} cores, {memory / 2**30:.1f} GiB",
@@ -474,14 +477,14 @@ class Run:
         )
 
     def _describe_gpu(self) -> None:
+        """The GPU, once torch is imported: hardware of its own, since the CPU's is written at the start."""
         torch = sys.modules.get("torch")
         if torch is None or self._gpu_checked:
             return
         self._gpu_checked = True
         if torch.cuda.is_available():
-            hardware = f"{self.iri}/hardware"
-            self._add(hardware, MLPROV + "gpuModel", _lit(torch.cuda.get_device_name(0)))
-            self._add(hardware, MLPROV + "cudaVersion", _lit(torch.version.cuda or ""))
+            model, cuda = torch.cuda.get_device_name(0), torch.version.cuda or ""
+            self._environment_node("gpu", [MLPROV + "Hardware"], f"{model} (CUDA {cuda})", gpuModel=model, cudaVersion=cuda)
 
     def _describe_packages(self) -> None:
         modules = set(sys.modules)
@@ -497,9 +500,7 @@ class Run:
                     continue
                 self._seen_distributions.add(dist)
                 version = versions[dist]
-                self._setting(
-                    f"package/{_slug(dist)}", [REPR + "Package"], f"{dist} {version}", packageName=dist, version=version
-                )
+                self._environment_node("package", [REPR + "Package"], f"{dist} {version}", packageName=dist, version=version)
 
     # -- cells -----------------------------------------------------------------------
 
@@ -525,7 +526,7 @@ class Run:
         self._add(cell, MLPROV + "executionOrder", _lit(self._cell_count))
         self._add(cell, MLPROV + "cellKind", _iri(MLPROV + kind))
         self._add(cell, PROV + "startedAtTime", _lit(_now()))
-        self._add(cell, PROV + "wasAssociatedWith", _iri(f"{self.iri}/kernel"))
+        self._add(cell, PROV + "wasAssociatedWith", _iri(self._kernel))
         self._add(cell, MLPROV + "sourceCode", _lit(code))
         self._add(cell, MLPROV + "codeHash", _lit(hashlib.sha256(code.encode("utf-8")).hexdigest()))
         if step:
@@ -634,7 +635,7 @@ class Run:
     def _record_setting(self, name: str, value: Any, variable: str) -> None:
         """``variable`` is "" when the plan did not set the parameter (the task default applies)."""
         node = f"{self.iri}/setting/{_slug(name)}"
-        self._type(node, PROV + "Entity", MLS + "HyperParameterSetting")
+        self._type(node, MLS + "HyperParameterSetting")
         self._add(node, RDFS + "label", _lit(f"{name} = {value!r}"))
         if variable:
             self._add(node, PPLAN + "correspondsToVariable", _iri(variable))
@@ -702,7 +703,7 @@ class Run:
     ) -> str:
         """A data set, hashed from its arrays (tabular data) or its files (image data sets)."""
         node = f"{self.iri}/data/{_slug(name)}"
-        self._type(node, PROV + "Entity", MLS + "Dataset")
+        self._type(node, MLS + "Dataset")
         self._add(node, RDFS + "label", _lit(name))
         self._add(node, DCTERMS + "identifier", _lit(name))
         self._add(node, DCTERMS + "source", _lit(source))
@@ -744,7 +745,7 @@ class Run:
     ) -> str:
         """A split of a data set, hashed from its arrays or from the indices it takes."""
         node = f"{derived_from}/{_slug(name)}"
-        self._type(node, PROV + "Entity", MLS + "Dataset", MLPROV + "DataSplit")
+        self._type(node, MLS + "Dataset", MLPROV + "DataSplit")
         self._add(node, RDFS + "label", _lit(f"{name} split"))
         self._add(node, MLPROV + "splitName", _lit(name))
         if sample_count is None:
@@ -780,7 +781,7 @@ class Run:
 
             path = Path(shutil.copyfile(path, self.artifact_path(path.name)))
         node = f"{self.iri}/artifact/{_slug(path.relative_to(self.artifact_dir).as_posix())}"
-        self._type(node, PROV + "Entity", MLPROV + "Artifact")
+        self._type(node, MLPROV + "Artifact")
         self._add(node, RDFS + "label", _lit(label))
         self._add(node, MLPROV + "artifactKind", _lit(kind))
         self._add(node, PROV + "atLocation", _iri(path.as_uri()))  # a prov:Location, not text
@@ -796,7 +797,7 @@ class Run:
         path = Path(path)
         digest = _file_sha256(path)
         node = f"{self.iri}/input/{_slug(path.name)}"
-        self._type(node, PROV + "Entity", MLPROV + "Artifact")
+        self._type(node, MLPROV + "Artifact")
         self._add(node, RDFS + "label", _lit(label))
         self._add(node, MLPROV + "artifactKind", _lit(kind))
         self._add(node, PROV + "atLocation", _iri(path.absolute().as_uri()))  # a prov:Location, not text
@@ -806,7 +807,7 @@ class Run:
 
     def log_model(self, model: Any, *, name: str, derived_from: str | None = None, revision_of: str | None = None) -> str:
         node = f"{self.iri}/model/{_slug(name)}"
-        self._type(node, PROV + "Entity", MLS + "Model")
+        self._type(node, MLS + "Model")
         self._add(node, RDFS + "label", _lit(name))
         self._add(node, MLPROV + "architecture", _lit(repr(model)))
         if hasattr(model, "parameters"):

@@ -1,7 +1,8 @@
 """`mlprov export`: a plan or a run out of the store, as RDF or as W3C PROV.
 
 RDF formats (rdflib): ``turtle`` and ``jsonld`` merge the graphs; ``trig`` and ``nquads``
-keep the named graphs (a run's bundle ``urn:mlprov:bundle:ID`` and its plan's graph).
+keep the named graphs (a run's bundle ``urn:mlprov:bundle:ID``, the descriptions of the
+environment nodes it links in ``urn:mlprov:environment``, and its plan's graph).
 
 PROV formats (the ``prov`` package): ``prov-json``, ``provn`` and ``prov-xml`` (PROV-XML
 needs lxml). Nodes typed as PROV activities, entities and agents (directly or through the
@@ -35,6 +36,7 @@ from .arguments import run_or_iri
 from .errors import UserError
 from .plan import normalise
 from .resources import ontology_dir
+from .run_record import shared_environment
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,11 @@ def collect(store: Store, iri: str) -> Collected:
         bundle = vocab.bundle_iri(vocab.run_id_of(iri))
         if store.has_graph(bundle):
             graphs = {bundle: with_implied_types(normalise(store.rdflib_graph(bundle)))}
+            graphs[bundle].remove((URIRef(iri), URIRef(vocab.RUN_RECORD), None))  # a cache of the graph itself
+            # The environment nodes it links, kept once for all runs: part of a complete run.
+            environment = rdflib.Graph().parse(data=shared_environment(store, iri, bundle), format="nt")
+            if len(environment):
+                graphs[vocab.ENV_GRAPH] = with_implied_types(environment)
             for plan in sorted(str(p) for p in graphs[bundle].objects(URIRef(iri), URIRef(vocab.MLPROV + "plan"))):
                 if store.has_graph(plan):
                     graphs[plan] = normalise(store.rdflib_graph(plan))
@@ -87,7 +94,12 @@ def collect(store: Store, iri: str) -> Collected:
 
 
 #: Types a run's store graph leaves implied (the ontology makes them so), each with the class implying it.
-IMPLIED_TYPES = {vocab.MLS + "ModelEvaluation": vocab.PROV + "Entity"}
+IMPLIED_TYPES = {
+    cls: vocab.PROV + "Entity"
+    for cls in (vocab.MLS + "ModelEvaluation", vocab.MLS + "HyperParameterSetting", vocab.MLS + "Dataset",
+                vocab.MLS + "Model", vocab.MLPROV + "Artifact", vocab.MLPROV + "Hardware", vocab.REPR + "Package",
+                vocab.REPR + "ProgrammingLanguage", vocab.REPR + "OperatingSystem", vocab.REPR + "Kernel")
+}
 
 
 def with_implied_types(graph: rdflib.Graph) -> rdflib.Graph:

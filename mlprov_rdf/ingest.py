@@ -25,7 +25,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator
 import pyoxigraph as ox
 import rdflib
 
-from . import capture, run_summaries, series, vocab
+from . import capture, run_record, run_summaries, series, vocab
 from .errors import StoreUnreachable, UserError
 from .plan import Plan
 from .resources import ontology_dir
@@ -85,10 +85,15 @@ FUNCTIONAL = {
 }
 #: Predicates of the journal lines whose terms ingest reads.
 _READ = frozenset(FUNCTIONAL | _SUMMARISED | {STATUS, STARTED, PART_OF, ORDER, HAS_INPUT, HAS_OUTPUT, SERIES_CHUNK})
-#: Quads in one bulk write (see :meth:`Store.add_graphs`): enough that RocksDB gets few
-#: files, few enough that reading the next batch overlaps writing this one.
-BULK_QUADS = 100_000
-#: Bulk writes under way at once.
+#: Lines (quads) in one bulk write (see :meth:`Store.add_graphs`), at most
+#: ``Store.BULK_LOAD_ATOMIC_QUADS``: each write adds a set of files to RocksDB, which keeps
+#: the newest uncompressed, so fewer, larger writes make a smaller store.
+BULK_QUADS = 800_000
+#: A batch smaller than this goes in a transaction a run: a bulk write adds files to RocksDB
+#: even for a handful of quads.
+MIN_BULK_QUADS = 10_000
+#: Bulk writes under way at once (Oxigraph parses and sorts without the GIL, so one
+#: batch's parsing overlaps the other's sorting while the next is read).
 WRITERS = 2
 JOURNAL_LINE = re.compile(r"^mlprov: recording run (\S+) \(journal: (.+\.nt)\)$", re.M)
 
@@ -156,6 +161,7 @@ class PreparedRun:
     body: str  # the run graph's statements, one N-Triples line each
     count: int  # distinct statements
     status: str
+    shared: str = ""  # the environment nodes the run links (``vocab.env_iri``), for ``vocab.ENV_GRAPH``
 
     @property
     def has_blank_nodes(self) -> bool:
@@ -168,12 +174,20 @@ class PreparedRun:
         nothing else (no prefixes, no ``;``, no ``[ ]``, no graph blocks): a journal line
         that is not one plain statement makes the write fail instead of saying more than
         it seems to. Every line of ``body`` ends in " ." and holds no carriage return
-        (see ``_quick_scan``), so the replacement meets line ends only.
+        (see ``_quick_scan``), so the replacement meets line ends only. The environment
+        nodes go into the graph all runs share (written again, they change nothing).
         """
-        return self.body.replace(" .\n", f" <{self.graph}> .\n")
+        return self.body.replace(" .\n", f" <{self.graph}> .\n") + self.shared.replace(" .\n", _IN_ENV_GRAPH)
 
     def quads(self) -> list[ox.Quad]:
-        return list(ox.parse(self.nquads(), format=ox.RdfFormat.N_QUADS))
+        """The run graph's quads (without the shared environment: :meth:`shared_quads`)."""
+        return list(ox.parse(self.body.replace(" .\n", f" <{self.graph}> .\n"), format=ox.RdfFormat.N_QUADS))
+
+    def shared_quads(self) -> list[ox.Quad]:
+        return list(ox.parse(self.shared.replace(" .\n", _IN_ENV_GRAPH), format=ox.RdfFormat.N_QUADS))
+
+
+_IN_ENV_GRAPH = f" <{vocab.ENV_GRAPH}> .\n"
 
 
 @dataclass(frozen=True)
@@ -218,12 +232,53 @@ _AGENT_CLASSES = {_nt(vocab.PROV + c) for c in ("Agent", "Person", "SoftwareAgen
 #: What a journal may say about the agents that every run shares (see capture's ``_describe_run``).
 _AGENT_PREDICATES = {RDF_TYPE, _nt(vocab.RDFS + "label"), _nt(vocab.MLPROV + "version")}
 _RUN_CLASS = _nt(vocab.MLS + "Run")
+_ENV_SUBJECT = "<" + vocab.ENV_BASE
+
+
+def _shared_environment(path: Path, lines: list[str]) -> tuple[list[str], list[str]]:
+    """The journal's lines apart from those describing environment nodes, and those (distinct).
+
+    An environment node is named by what it says (``vocab.env_iri``): a node whose lines
+    do not give back its name, or that holds a blank node or a line the parser cannot read,
+    is refused, so that a journal cannot change another run's environment.
+    """
+    own, shared = [], {}
+    for number, line in enumerate(lines, 1):
+        if line.startswith(_ENV_SUBJECT):
+            shared.setdefault(line, number)
+        else:
+            own.append(line)
+    if not shared:
+        return own, []
+    try:  # one parse for all of them; a line at a time only to name the one that does not parse
+        parsed = list(ox.parse("\n".join(shared), format=ox.RdfFormat.N_TRIPLES))
+    except SyntaxError:
+        parsed = []
+    if len(parsed) != len(shared) or any(isinstance(t.object, ox.BlankNode) for t in parsed):
+        for line, number in shared.items():
+            statement = _line_statement(path, number, line)
+            if statement is None or statement[2].startswith("_:"):
+                raise JournalRefused(path, f"{path}: line {number}: an environment node's statement that is not one "
+                                           "N-Triples statement without blank nodes; remove the line")
+    described: dict[str, list[str]] = {}
+    for line in shared:
+        subject, _, rest = line.partition(" ")
+        described.setdefault(subject, []).append(rest[:-2])
+    for subject, description in described.items():
+        kind = subject[len(_ENV_SUBJECT):-1].rpartition(":")[0]
+        if not kind or vocab.env_iri(kind, description) != subject[1:-1]:
+            number = next(n for line, n in shared.items() if line.startswith(subject + " "))
+            raise JournalRefused(path, f"{path}: line {number}: the environment node {subject} is not named by what "
+                                       f"its lines say ({vocab.ENV_BASE}KIND:HASH, see docs/data-model.md); a journal "
+                                       "cannot change a shared node: remove its lines, or ingest the journal capture wrote")
+    return own, list(shared)
 
 
 def _about_own_run(subject: str, predicate: str, obj: str, run: str) -> bool:
     """Whether a statement (N-Triples terms) is one the run's journal may hold: about the
-    run, a node under ``RUN/``, its bundle, or the shared agents as capture describes them."""
-    if subject == f"<{run}>" or subject.startswith(f"<{run}/"):
+    run, a node under ``RUN/``, its bundle, the shared agents as capture describes them, or
+    an environment node (whose name ``_shared_environment`` checks against what it says)."""
+    if subject == f"<{run}>" or subject.startswith(f"<{run}/") or subject.startswith(_ENV_SUBJECT):
         return True
     if subject == _nt(vocab.bundle_iri(vocab.run_id_of(run))):
         return True
@@ -685,6 +740,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
     lines = complete.split("\n") if complete else []
     values = _set_aside(plain, run, lines) if len(complete) > capture.LARGE_VALUE_CHARS else []
     scan = _scan(path, lines, run)
+    lines, shared = _shared_environment(path, lines)
     for value in values:
         try:
             value.write()
@@ -702,9 +758,12 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
             drop = {_line(st) for st in finished.dropped}
             lines = [line for line in lines if line not in drop]
     derived = [_line(st) for st in finished.derived]
+    if kept := run_record.kept_record_line(run, lines + shared + derived):  # the run's page in one read
+        derived.append(kept)
     count = len(set(lines).union(derived))
     body = "\n".join(lines + derived) + "\n"
-    return PreparedRun(path, run, vocab.bundle_iri(plain.stem), body, count, finished.status)
+    return PreparedRun(path, run, vocab.bundle_iri(plain.stem), body, count, finished.status,
+                       "".join(line + "\n" for line in shared))
 
 
 def _disk_full(error: OSError) -> bool:
@@ -738,8 +797,9 @@ def _write(store: Store | RemoteStore, prepared: PreparedRun) -> IngestResult:
         prepared = prepare(prepared.journal, line_by_line=True)
         quads = prepared.quads()
     with _storing(store, [prepared]):
-        count = store.replace_graph(prepared.graph, quads)
-        run_summaries.refresh_runs(store, [prepared.run])  # before the journal is marked: a crash between re-ingests it
+        new = not store.has_graph(prepared.graph)  # a run written again: its plan's summary recomputed
+        count = store.replace_graph(prepared.graph, quads, shared=prepared.shared_quads())
+        run_summaries.refresh_runs(store, [prepared.run], new=new)  # before the journal is marked: a crash between re-ingests it
     return _recorded(prepared, count)
 
 
@@ -774,12 +834,12 @@ def ingest_journals(
 ) -> list[IngestResult]:
     """Many journals, each run written whole or not at all, as :func:`ingest_journal` does.
 
-    On the embedded store, runs whose graphs do not exist yet go in batches of about
+    On the embedded store, runs whose graphs do not exist yet go in batches of up to
     ``BULK_QUADS`` quads through :meth:`Store.add_graphs`, one atomic write a batch and
     ``WRITERS`` under way at once: several times faster than a transaction a run. A run
-    already in the store is replaced in a transaction of its own. A server store gets
-    one request a run. Results come in the order of ``paths``; a journal named twice is
-    ingested once. ``on_run(done, total)`` is called as journals are stored or refused.
+    already in the store (the store's graphs are read once, at the start) is replaced in a
+    transaction of its own. A server store gets one request a run. Results come in the
+    order of ``paths``; a journal named twice is ingested once. ``on_run(done, total)`` is called as journals are stored or refused.
 
     A journal that is refused stops no other: every good one is stored, then
     :class:`JournalsRefused` names the refused ones (none of them stored or marked). A
@@ -811,10 +871,9 @@ def ingest_journals(
             for prepared in prepared_runs():
                 done([_write_one(store, prepared)])
         else:
-            batch: list[PreparedRun] = []
-            size = 0
-            # Two batches are written at once (Oxigraph parses and sorts without the GIL, and one
-            # batch's parsing overlaps the other's sorting) while the next is read.
+            # The graphs there are, read once: the store's write lock keeps them so meanwhile.
+            known = store.graph_names()
+            batch = _Batch(store)
             with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
                 pending: deque[Future] = deque()
 
@@ -822,52 +881,93 @@ def ingest_journals(
                     while len(pending) > keep:
                         done(pending.popleft().result())
 
-                for prepared in prepared_runs():
-                    if prepared.has_blank_nodes or store.has_graph(prepared.graph):
-                        collect()
-                        done([_write_one(store, prepared)])
-                        continue
-                    batch.append(prepared)
-                    size += prepared.count
-                    if size >= BULK_QUADS:
-                        collect(keep=WRITERS - 1)
-                        pending.append(writers.submit(_write_batch, store, batch, size))
-                        batch, size = [], 0
-                collect()
-            done(_write_batch(store, batch, size))
-    if isinstance(store, Store) and len(results) >= COMPACT_AFTER_RUNS:
-        _compact(store)  # after the summaries too: every file the import wrote
+                def submit() -> None:
+                    nonlocal batch
+                    batch.close()
+                    collect(keep=WRITERS - 1)
+                    pending.append(writers.submit(_write_batch, store, batch))
+                    batch = _Batch(store)
+
+                try:
+                    for prepared in prepared_runs():
+                        lines = prepared.body.count("\n")
+                        if prepared.has_blank_nodes or prepared.graph in known or lines > BULK_QUADS:
+                            if any(p.graph == prepared.graph for p in batch.runs):  # one run twice, by two names
+                                submit()
+                            collect()
+                            done([_write_one(store, prepared)])
+                            continue
+                        if batch.lines + lines > BULK_QUADS:
+                            submit()
+                        known.add(prepared.graph)
+                        batch.add(prepared, lines)
+                    batch.close()
+                    collect()
+                except BaseException:  # the batches under way are written and marked all the same
+                    batch.discard()
+                    raise
+            done(_write_batch(store, batch))
     stored = [results[p] for p in unique if p in results]
     if refused:
         raise JournalsRefused(stored, refused)
     return stored
 
 
-#: An ingest that stores at least this many runs into the embedded store compacts it afterwards.
-COMPACT_AFTER_RUNS = 1000
+@dataclass
+class _Batch:
+    """New runs on their way to one bulk write: their N-Quads in a file the loader streams
+    (see :meth:`Store.bulk_file`), not in memory; the runs kept for their results."""
+
+    store: Store
+    path: Path = field(init=False)
+    runs: list[PreparedRun] = field(default_factory=list)
+    lines: int = 0
+
+    def __post_init__(self) -> None:
+        self.path = self.store.bulk_file()
+        self._out = open(self.path, "w", encoding="utf-8", newline="")
+
+    def add(self, prepared: PreparedRun, lines: int) -> None:
+        with _storing(self.store, [prepared]):  # the file is on the store's disk: a full one is named so
+            self._out.write(prepared.nquads())
+        self.runs.append(replace(prepared, body=""))  # the text is in the file
+        self.lines += lines
+
+    def close(self) -> None:
+        if not self.runs:
+            self._out.close()
+            return
+        with _storing(self.store, self.runs):
+            self._out.close()
+
+    def discard(self) -> None:
+        self._out.close()
+        self.path.unlink(missing_ok=True)
 
 
-def _compact(store: Store) -> None:
-    """RocksDB's files merged after a large import (``Store.optimize``): a smaller store, faster reads."""
-    log.info("compacting %s after a large import", store.location.display)
+def _write_batch(store: Store, batch: _Batch) -> list[IngestResult | JournalRefused]:
+    """New runs in one atomic write; a few runs (under ``MIN_BULK_QUADS``), or a batch that
+    does not parse, read again and written in a transaction each."""
     try:
-        store.inner.optimize()
-    except OSError as error:  # the runs are stored: a store left as the import wrote it is only bigger
-        log.warning("%s: the runs are stored, but the store could not be compacted (%s)", store.location.display, error)
+        if batch.lines >= MIN_BULK_QUADS:
+            try:
+                with _storing(store, batch.runs):
+                    store.add_graphs(batch.path, batch.lines)
+                    run_summaries.refresh_runs(store, [p.run for p in batch.runs], new=True)
+                return [_recorded(p, p.count) for p in batch.runs]
+            except SyntaxError as error:  # a journal line the quick reading let through
+                log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch.runs), error)
+    finally:
+        batch.discard()
+    return [_write_again(store, p.journal) for p in batch.runs]
 
 
-def _write_batch(store: Store, batch: list[PreparedRun], size: int) -> list[IngestResult | JournalRefused]:
-    """New runs in one atomic write; a few runs (the bulk loader would add files to RocksDB
-    for a handful of quads), or a batch that does not parse, in a transaction each."""
-    if size < BULK_QUADS // 10:
-        return [_write_one(store, p) for p in batch]
+def _write_again(store: Store, journal: Path) -> IngestResult | JournalRefused:
+    """A journal of a batch that was not written whole, read again and written alone."""
     try:
-        with _storing(store, batch):
-            store.add_graphs("".join(p.nquads() for p in batch), [p.graph for p in batch])
-    except SyntaxError as error:  # a journal line the quick reading let through
-        log.warning("a batch of %d runs did not parse (%s); writing them one by one", len(batch), error)
-        return [_write_one(store, p) for p in batch]
-    return [_recorded(p, p.count) for p in batch]
+        return _write_one(store, prepare(journal))
+    except JournalRefused as refusal:  # changed since it was first read
+        return refusal
 
 
 def _marker(path: Path) -> Path:

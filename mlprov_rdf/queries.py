@@ -1189,21 +1189,25 @@ def python_value(term: Term | None):
         return f"_:{term.value}"
     if not isinstance(term, ox.Literal):
         return str(term)
-    datatype = term.datatype.value
+    return literal_value(term.value, term.datatype.value)
+
+
+def literal_value(lexical: str, datatype: str):
+    """:func:`python_value` of a literal given as its lexical form and datatype IRI."""
     try:
         if datatype in _INTEGER_TYPES:
-            return int(term.value)
+            return int(lexical)
         if datatype in _FLOAT_TYPES:
-            return float(term.value)
+            return float(lexical)
         if datatype == vocab.XSD + "boolean":
-            return term.value in ("true", "1")
+            return lexical in ("true", "1")
         if datatype in _DATETIME_TYPES:
             import pandas as pd
 
-            return pd.Timestamp(term.value)
+            return pd.Timestamp(lexical)
     except ValueError:
-        log.debug("literal %s does not parse as %s; kept as text", term.value, datatype)
-    return term.value
+        log.debug("literal %s does not parse as %s; kept as text", lexical, datatype)
+    return lexical
 
 
 def _missing(value: object) -> bool:

@@ -1,9 +1,13 @@
 """Everything one run's page shows, read from the store: :func:`read_run_record`.
 
-A run's bundle (its named graph) is a few hundred to a few thousand statements, so it is
-read whole, once, and sorted into the record in Python; two more queries read what lies
-outside it: the plan's title and what it was derived from, and the reproductions of (or by)
-the run. Three store requests per run, whatever the size of the store.
+Ingest keeps the part of the record that lives in the run's own graph as one ``rdf:JSON``
+literal of the run (``mlprov:runRecord``, built by :func:`kept_record_line` from the
+statements it writes): reading a run is that literal, its cells' code, and the queries for
+what lies outside the graph and changes after ingest (the plan's title and derivations;
+whether a reproduction names the run, and only then its verdicts). A run without the
+literal (a store written before it, an imported run) has its bundle read whole and sorted
+into the record in Python, by the functions ingest builds the literal with, so both ways
+give the same record.
 
 Fields a run does not have (a run imported from MLProvCodeGen has no code, a clustering run
 no split and no per-epoch series) are empty, so a page can leave them out.
@@ -14,16 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 import pyoxigraph as ox
 
-from . import queries, vocab
+from . import capture, queries, vocab
 from .series import points as epoch_points
 from .errors import UserError
 
@@ -44,6 +49,12 @@ WHERE {{
   UNION
   {{ ?plan prov:wasDerivedFrom ?origin . OPTIONAL {{ ?origin dcterms:title ?origin_title }} }}
 }}
+"""
+
+# Whether a reproduction names the run: most runs have none, and this costs a fifth of the rows' query.
+REPRODUCED = f"""
+PREFIX mlprov: <{vocab.MLPROV}>
+SELECT ?run WHERE {{ {{ ?activity mlprov:reproducedRun ?run }} UNION {{ ?activity mlprov:reproducingRun ?run }} }} LIMIT 1
 """
 
 # One row per check of every reproduction the run takes part in, as the original or the new run.
@@ -68,6 +79,16 @@ WHERE {{
 """
 
 _GRAPH_OF = f"SELECT ?run ?graph WHERE {{ GRAPH ?graph {{ ?run a <{vocab.MLS}Run> }} }} LIMIT 1"
+
+# The shared environment nodes (``vocab.env_iri``) a run links, as ingest keeps them.
+SHARED_ENVIRONMENT = f"""
+SELECT ?run ?bundle ?s ?p ?o
+WHERE {{ GRAPH ?bundle {{ ?run <{vocab.REPR}hasSetting> ?s }} GRAPH <{vocab.ENV_GRAPH}> {{ ?s ?p ?o }} }}
+"""
+
+_SOURCE_CODE = vocab.MLPROV + "sourceCode"
+KEPT_RECORD = f"SELECT ?graph ?run ?record WHERE {{ GRAPH ?graph {{ ?run <{vocab.RUN_RECORD}> ?record }} }}"
+CELL_CODE = f"SELECT ?graph ?cell ?code WHERE {{ GRAPH ?graph {{ ?cell <{_SOURCE_CODE}> ?code }} }}"
 
 
 class RunNotFound(UserError):
@@ -314,44 +335,121 @@ class RunRecord:
 def term_value(term: ox.Term) -> Any:
     """A Python value; date-times stay text (no pandas for one page); JSON is parsed."""
     if isinstance(term, ox.Literal):
-        datatype = term.datatype.value
-        if datatype in (vocab.XSD + "dateTime", vocab.XSD + "dateTimeStamp"):
-            return term.value
-        if datatype == vocab.RDF + "JSON":
-            try:
-                return json.loads(term.value)
-            except ValueError:
-                return term.value
+        return literal_value(term.value, term.datatype.value)
     return queries.python_value(term)
+
+
+def literal_value(lexical: str, datatype: str) -> Any:
+    """:func:`term_value` of a literal given as its lexical form and datatype IRI."""
+    if datatype in (vocab.XSD + "dateTime", vocab.XSD + "dateTimeStamp"):
+        return lexical
+    if datatype == vocab.RDF + "JSON":
+        try:
+            return json.loads(lexical)
+        except ValueError:
+            return lexical
+    return queries.literal_value(lexical, datatype)
+
+
+class _Literal(str):
+    """A literal as an N-Triples term, turned into its value (:func:`term_value`) when read."""
+
+    def value(self) -> Any:
+        close = self.rindex('"')
+        lexical, tail = self[1:close], self[close + 1:]
+        if "\\" in lexical:
+            lexical = capture.literal_text(self)
+        if tail[:3] != "^^<":
+            return lexical  # a plain or language-tagged string
+        datatype = tail[3:-1]
+        if datatype not in _VALUE_AS_WRITTEN:  # a date-time, kept as text: in the store's form
+            literal = ox.Literal(lexical, datatype=ox.NamedNode(datatype))
+            lexical = next(iter(_CANONICAL.query("SELECT ?value {}", substitutions={_VALUE: literal})))[0].value
+        return literal_value(lexical, datatype)
+
+
+#: Datatypes whose value (:func:`term_value`) is the same whatever lexical form the store keeps.
+_VALUE_AS_WRITTEN = frozenset({vocab.XSD + "string", vocab.RDF + "JSON", vocab.XSD + "boolean", vocab.XSD + "integer",
+                               vocab.XSD + "double", vocab.XSD + "decimal"})
+#: An empty store, which gives a literal back in the canonical form the store writes
+#: (``...15.984850+00:00`` becomes ``...15.98485Z``).
+_CANONICAL = ox.Store()
+_VALUE = ox.Variable("value")
 
 
 class _Graph:
     """The bundle as subject → predicate → values, with the types apart."""
 
-    def __init__(self, ntriples: bytes):
+    def __init__(self) -> None:
         self.props: dict[str, dict[str, list[Any]]] = defaultdict(lambda: defaultdict(list))
         self.types: dict[str, set[str]] = defaultdict(set)
         self.inverse: dict[tuple[str, str], list[str]] = defaultdict(list)  # (predicate, object IRI) → subjects
+
+    @classmethod
+    def parsed(cls, ntriples: bytes) -> "_Graph":
+        """The graph of a bundle as the store writes it."""
+        graph = cls()
         for triple in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES):
             subject, predicate, obj = triple.subject.value, triple.predicate.value, triple.object
             if predicate == _TYPE:
-                self.types[subject].add(obj.value)
-                continue
-            if isinstance(obj, ox.NamedNode):  # half the objects: their value is the IRI, no conversion
-                self.props[subject][predicate].append(obj.value)
-                self.inverse[(predicate, obj.value)].append(subject)
+                graph.types[subject].add(obj.value)
+            elif isinstance(obj, ox.NamedNode):  # half the objects: their value is the IRI, no conversion
+                graph._link(subject, predicate, obj.value)
             else:
-                self.props[subject][predicate].append(term_value(obj))
+                graph.props[subject][predicate].append(term_value(obj))
+        return graph
+
+    @classmethod
+    def of_lines(cls, lines: Iterable[str], leave_out: frozenset[str] = frozenset()) -> "_Graph | None":
+        """The graph of plain N-Triples lines (``<s> <p> <o> .``, as ingest writes a run), each
+        split at its first two spaces and its literals read when asked for, without the lines
+        whose predicate (N-Triples) is in ``leave_out``; None when a line is not of that form
+        or names a blank node, whose identity the store does not keep."""
+        graph = cls()
+        props, types, inverse = graph.props, graph.types, graph.inverse  # (local names: this runs for every line)
+        for line in dict.fromkeys(lines):
+            try:
+                s, p, o = line.split(" ", 2)
+            except ValueError:
+                return None
+            if p in leave_out:
+                continue
+            if s[:1] != "<" or p[:1] != "<" or o[-2:] != " .":
+                return None
+            subject, predicate, first = s[1:-1], p[1:-1], o[:1]
+            if first == "<":
+                iri = o[1:-3]
+                if predicate == _TYPE:
+                    types[subject].add(iri)
+                else:
+                    props[subject][predicate].append(iri)
+                    inverse[(predicate, iri)].append(subject)
+            elif first == '"':
+                props[subject][predicate].append(_Literal(o[:-2]))
+            else:
+                return None
+        return graph
+
+    def _link(self, subject: str, predicate: str, iri: str) -> None:
+        self.props[subject][predicate].append(iri)
+        self.inverse[(predicate, iri)].append(subject)
 
     def one(self, subject: str, predicate: str) -> Any:
         values = self.props.get(subject, {}).get(predicate)
-        return values[-1] if values else None
+        if not values:
+            return None
+        if isinstance(values[-1], _Literal):
+            values[-1] = values[-1].value()
+        return values[-1]
 
     def all(self, subject: str, predicate: str) -> list[Any]:
-        return list(self.props.get(subject, {}).get(predicate, []))
+        values = self.props.get(subject, {}).get(predicate, [])
+        values[:] = [v.value() if isinstance(v, _Literal) else v for v in values]
+        return list(values)
 
     def has_type(self, subject: str, *types: str) -> bool:
-        return bool(self.types.get(subject, set()) & set(types))
+        known = self.types.get(subject)
+        return known is not None and any(t in known for t in types)
 
 
 def _local(iri: Any) -> str | None:
@@ -372,12 +470,34 @@ def _bundle_of(store: "Store | RemoteStore", run: str) -> str | None:
 def read_run_record(store: "Store | RemoteStore", run: str) -> RunRecord:
     """The record of ``run`` (an IRI); :class:`RunNotFound` when the store has no such run."""
     bundle = _bundle_of(store, run)
-    graph = _Graph(store.graph_ntriples(bundle)) if bundle else None
-    if graph is None or not graph.has_type(run, vocab.MLS + "Run"):
+    record = (_kept_record(store, run, bundle) or _bundle_record(store, run, bundle)) if bundle else None
+    if record is None:
         raise RunNotFound(f"run {run}: not in this store; the runs page (/runs) lists the runs it has")
-    log.debug("run %s: %d subjects in its bundle %s", run, len(graph.props), bundle)
-    plan = graph.one(run, vocab.MLPROV + "plan")
-    title, derived = _plan_facts(store, plan)
+    title, derived = _plan_facts(store, record.plan)
+    return replace(record, plan_title=title, derived_from=derived, verdicts=_verdicts(store, run))
+
+
+def shared_environment(store: "Store | RemoteStore", run: str, bundle: str) -> str:
+    """N-Triples of the environment nodes the run links, kept once for all runs in
+    ``vocab.ENV_GRAPH``: what a reader of the bundle alone adds for the whole run."""
+    rows = store.query(SHARED_ENVIRONMENT, {"run": ox.NamedNode(run), "bundle": ox.NamedNode(bundle)})
+    return "".join(f"{row['s']} {row['p']} {row['o']} .\n" for row in rows)
+
+
+def _bundle_record(store: "Store | RemoteStore", run: str, bundle: str) -> RunRecord | None:
+    """The record from the bundle read whole: a run ingest kept no record of."""
+    ntriples = store.graph_ntriples(bundle)
+    if vocab.ENV_BASE.encode() in ntriples:
+        ntriples += shared_environment(store, run, bundle).encode("utf-8")
+    graph = _Graph.parsed(ntriples)
+    log.debug("run %s: no kept record; %d subjects in its bundle %s", run, len(graph.props), bundle)
+    return _graph_record(graph, run, bundle)
+
+
+def _graph_record(graph: _Graph, run: str, bundle: str) -> RunRecord | None:
+    """What the run's own graph says; the plan's title, derivations and the verdicts left empty."""
+    if not graph.has_type(run, vocab.MLS + "Run"):
+        return None
     return RunRecord(
         iri=run,
         bundle=bundle,
@@ -386,10 +506,10 @@ def read_run_record(store: "Store | RemoteStore", run: str) -> RunRecord:
         stop_reason=graph.one(run, vocab.MLPROV + "stopReason"),
         legacy=graph.has_type(run, vocab.MLPROV + "LegacyRun"),
         import_notes=sorted(graph.all(run, vocab.MLPROV + "importNote")),
-        plan=plan,
-        plan_title=title,
+        plan=graph.one(run, vocab.MLPROV + "plan"),
+        plan_title=None,
         plan_digest=graph.one(run, vocab.MLPROV + "planDigest"),
-        derived_from=derived,
+        derived_from=[],
         agents=_agents(graph, run),
         started=graph.one(run, vocab.PROV + "startedAtTime"),
         ended=graph.one(run, vocab.PROV + "endedAtTime"),
@@ -401,7 +521,7 @@ def read_run_record(store: "Store | RemoteStore", run: str) -> RunRecord:
         series=_series(graph, run),
         entities=_entities(graph, run),
         cells=_cells(graph, run),
-        verdicts=_verdicts(store, run),
+        verdicts=[],
         usage=_usage(graph, run),
     )
 
@@ -443,7 +563,8 @@ def _environment(graph: _Graph, run: str) -> Environment:
         elif graph.has_type(entity, vocab.REPR + "OperatingSystem"):
             env.os = label
         elif graph.has_type(entity, vocab.MLPROV + "Hardware"):
-            env.hardware = label
+            if env.hardware is None or graph.one(entity, vocab.MLPROV + "cpuModel") is not None:
+                env.hardware = label  # the machine's; a GPU (its own node since capture shares them) adds details
             for name in ("cpuModel", "cpuCores", "memoryBytes", "gpuModel", "cudaVersion"):
                 value = graph.one(entity, vocab.MLPROV + name)
                 if value is not None:
@@ -575,6 +696,8 @@ def _cells(graph: _Graph, run: str) -> list[Cell]:
 
 def _verdicts(store: "Store | RemoteStore", run: str) -> list[Verdict]:
     verdicts: dict[str, Verdict] = {}
+    if not list(store.query(REPRODUCED, {"run": ox.NamedNode(run)})):
+        return []
     for row in store.query(REPRODUCTIONS, {"run": ox.NamedNode(run)}):
         get = {name: (term_value(row[name]) if row[name] is not None else None)
                for name in ("activity", "role", "other", "verdict", "tolerance", "started", "check", "name",
@@ -587,3 +710,140 @@ def _verdicts(store: "Store | RemoteStore", run: str) -> list[Verdict]:
     for verdict in verdicts.values():
         verdict.checks.sort(key=lambda c: (c.reproduced is not False, c.name))
     return sorted(verdicts.values(), key=lambda v: (v.started or "", v.activity))
+
+
+# -- the record kept at ingest ---------------------------------------------------------------
+
+#: The layout of the kept record; a literal of another version is not read (the bundle is).
+RECORD_VERSION = 1
+
+
+class _NotKept(ValueError):
+    """A value the kept record does not hold exactly (a date as a pandas Timestamp, a JSON NaN)."""
+
+
+def _value(value: Any) -> Any:
+    """One value of the record as JSON that decodes to the same Python value and type."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, (list, dict)):  # an rdf:JSON value, as its text: the order of its keys kept
+        return {"json": json.dumps(value, allow_nan=False)}
+    raise _NotKept(f"a {type(value).__name__} value")
+
+
+def _unvalue(value: Any) -> Any:
+    if isinstance(value, dict):
+        return float(value["float"]) if "float" in value else json.loads(value["json"])
+    return value
+
+
+def _flat(obj: Any, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Fields of a dataclass by name, those without a value left out (most of a cell's usage)."""
+    names = [f.name for f in fields(obj)] if names is None else names
+    return {name: _value(value) for name in names if (value := getattr(obj, name)) is not None}
+
+
+def _unflat(data: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: _unvalue(data.get(name)) for name in names}
+
+
+def _names(cls: type, *leave_out: str) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name not in leave_out)
+
+
+def _pairs(mapping: dict[str, Any]) -> list[list[Any]]:
+    return [[name, _value(value)] for name, value in mapping.items()]  # a list: the order is the record's
+
+
+def _unpairs(pairs: list[list[Any]]) -> dict[str, Any]:
+    return {name: _unvalue(value) for name, value in pairs}
+
+
+_RUN_FIELDS = ("label", "status", "stop_reason", "legacy", "plan", "plan_digest", "started", "ended", "duration", "seed")
+_ENVIRONMENT_FIELDS = _names(Environment, "hardware_details", "packages")
+_ENTITY_FIELDS = _names(Entity, "details", "derived_from", "revision_of")
+_CELL_FIELDS = _names(Cell, "code", "usage")
+_USAGE_FIELDS, _AGENT_FIELDS, _RESULT_FIELDS = _names(Usage), _names(Agent), _names(Result)
+
+
+def record_json(record: RunRecord) -> str:
+    """The record as deterministic JSON (sorted keys), without what :func:`read_run_record`
+    reads apart: the cells' code, the plan's title and derivations, the verdicts."""
+    env = record.environment
+    data = {
+        "version": RECORD_VERSION,
+        "run": _flat(record, _RUN_FIELDS),
+        "import_notes": [_value(note) for note in record.import_notes],
+        "agents": [_flat(agent) for agent in record.agents],
+        "environment": {**_flat(env, _ENVIRONMENT_FIELDS), "hardware_details": _pairs(env.hardware_details),
+                        "packages": [[name, _value(version)] for name, version in env.packages]},
+        "settings": _pairs(record.settings),
+        "results": [_flat(result) for result in record.results],
+        "series": [{**_flat(s, ("measure", "split")), "epochs": s.epochs, "values": [_value(v) for v in s.values]}
+                   for s in record.series],
+        "entities": [{**_flat(e, _ENTITY_FIELDS), "details": _pairs(e.details), "derived_from": list(e.derived_from),
+                      "revision_of": list(e.revision_of)} for e in record.entities],
+        "cells": [{**_flat(cell, _CELL_FIELDS), "usage": _flat(cell.usage)} for cell in record.cells],
+        "usage": _flat(record.usage),
+    }
+    return json.dumps(data, allow_nan=False, sort_keys=True, separators=(",", ":"))
+
+
+def _decoded(text: str, run: str, bundle: str, code: dict[str, Any]) -> RunRecord | None:
+    """The record a kept literal holds, the cells' code put back; None for another version."""
+    data = json.loads(text)
+    if data.get("version") != RECORD_VERSION:
+        return None
+    env = data["environment"]
+    return RunRecord(
+        iri=run, bundle=bundle, plan_title=None, derived_from=[], verdicts=[],
+        **_unflat(data["run"], _RUN_FIELDS),
+        import_notes=[_unvalue(note) for note in data["import_notes"]],
+        agents=[Agent(**_unflat(agent, _AGENT_FIELDS)) for agent in data["agents"]],
+        environment=Environment(**_unflat(env, _ENVIRONMENT_FIELDS), hardware_details=_unpairs(env["hardware_details"]),
+                                packages=[(name, _unvalue(version)) for name, version in env["packages"]]),
+        settings=_unpairs(data["settings"]),
+        results=[Result(**_unflat(result, _RESULT_FIELDS)) for result in data["results"]],
+        series=[Series(**_unflat(s, ("measure", "split")), epochs=s["epochs"], values=[_unvalue(v) for v in s["values"]])
+                for s in data["series"]],
+        entities=[Entity(**_unflat(e, _ENTITY_FIELDS), details=_unpairs(e["details"]),
+                         derived_from=tuple(e["derived_from"]), revision_of=tuple(e["revision_of"]))
+                  for e in data["entities"]],
+        cells=[Cell(**_unflat(cell, _CELL_FIELDS), code=code.get(cell["iri"]), usage=Usage(**_unflat(cell["usage"], _USAGE_FIELDS)))
+               for cell in data["cells"]],
+        usage=Usage(**_unflat(data["usage"], _USAGE_FIELDS)),
+    )
+
+
+def _kept_record(store: "Store | RemoteStore", run: str, bundle: str) -> RunRecord | None:
+    graph = ox.NamedNode(bundle)
+    kept = [row["record"].value for row in store.query(KEPT_RECORD, {"graph": graph, "run": ox.NamedNode(run)})]
+    if not kept:
+        return None
+    code = {row["cell"].value: term_value(row["code"]) for row in store.query(CELL_CODE, {"graph": graph})}
+    return _decoded(kept[-1], run, bundle, code)
+
+
+#: Predicates (N-Triples) the record does not hold: the code, read apart (most of a run's bytes).
+_LEFT_OUT = frozenset({f"<{_SOURCE_CODE}>", f"<{vocab.MLPROV}codeHash>"})
+
+
+def kept_record_line(run: str, lines: Iterable[str]) -> str | None:
+    """The N-Triples line ``<run> mlprov:runRecord "{...}"^^rdf:JSON .`` for the run whose
+    graph is ``lines`` (plain N-Triples, as ingest writes them); None when the lines are
+    not all plain or a value would not come back exactly (:func:`read_run_record` then
+    reads the bundle, as for a run stored before)."""
+    graph = _Graph.of_lines(lines, _LEFT_OUT)
+    if graph is None:
+        return None
+    try:
+        record = _graph_record(graph, run, vocab.bundle_iri(vocab.run_id_of(run)))
+        text = record_json(record) if record else None
+    except ValueError as error:  # _NotKept, or a NaN inside a JSON value
+        log.debug("run %s: no kept record (%s); its page reads its bundle", run, error)
+        return None
+    if text is None:
+        return None
+    return f'<{run}> <{vocab.RUN_RECORD}> "{capture._escape(text)}"^^<{vocab.RDF}JSON> .'

@@ -1,14 +1,21 @@
 """Per-plan summaries of the runs, kept up to date by every run write.
 
-Queries over all runs (``plans``, ``runs-by-status``) would otherwise count and sort every
-run on each call; they read one summary graph per plan instead, whose size does not grow
-with the run count. A summary is recomputed from the store for the plans of the runs just
-written (after each run, or once at the end of an import), never incremented, so writing
-the same runs again leaves the same triples and a run stored again with another status
-moves between the counts. A store written before
-summaries existed has no marker graph: the first write rebuilds every plan's summary (and
-gives its runs the direct start ``runs`` pages by, see ``ingest.direct_values``), and so
-does the first query that reads them (:func:`missing` in the query's process,
+Queries over all runs (``plans``, ``runs-by-status``, ``cell-trials``,
+``cq-last-execution``) would otherwise read every run, or every cell execution, on each
+call; they read one summary graph per plan instead, whose size does not grow with the run
+count: the plan's run count and last start, the same per status, and per step of the plan
+its executions, last start, the execution that had it, and the sum and count of the
+executions' durations.
+
+What new runs add is **merged** into their plans' summaries (:func:`merge`): one SPARQL
+update per ``RUNS_AN_UPDATE`` runs reads those runs and the summaries' counts, and writes the
+counts plus what the runs add, so two writers to a server store cannot lose each other's
+counts and a write never reads the plan's other runs. A run written again (its graph
+existed) makes its plan **recomputed** from all its runs (:func:`refresh`): a run stored
+again with another status moves between the counts, and writing the same runs again leaves
+the same triples. A store without the marker graph (written before these summaries, or by
+an import stopped part way) gets every summary rebuilt by its next write (:func:`rebuild`),
+and by the first query that reads them (:func:`missing` in the query's process,
 :func:`build_missing` in its parent; see ``stoppable_query``).
 """
 
@@ -19,6 +26,7 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 import pyoxigraph as ox
@@ -30,44 +38,87 @@ log = logging.getLogger(__name__)
 
 # Ingest writes two batches at once: one summary update, or one note of runs written, at a time.
 _one_at_a_time = threading.Lock()
-#: The runs written so far by each store's :func:`deferred` import, by ``id(store)``.
-_deferred: dict[int, set[str]] = {}
 
 SUMMARY_BASE = "urn:mlprov:summary:plan:"
-#: A graph that exists once every plan's summary has been built.
-MARKER_GRAPH = "urn:mlprov:summary:built"
+#: A graph that exists once every plan's summary, step aggregates included, has been built.
+MARKER_GRAPH = "urn:mlprov:summary:built:2"
+#: The marker of summaries without step aggregates (an earlier mlprov's): such a store is rebuilt.
+_OLDER_MARKER = "urn:mlprov:summary:built"
 #: What only the summaries hold: their graphs' terms, and each run's direct start.
-_SUMMARY_TERMS = re.compile(r"urn:mlprov:summary:|\b(?:runStarted|summaryOf|partOfSummary|summaryStatus|runCount|lastStarted)\b")
-#: Plans recomputed in one update.
-PLANS_AN_UPDATE = 50
+_SUMMARY_TERMS = re.compile(r"urn:mlprov:summary:|\b(?:runStarted|summaryOf|partOfSummary|summaryStatus|runCount"
+                            r"|lastStarted|executionCount|lastExecution|durationSum|durationCount)\b")
+#: Runs merged in one update: each update reads these runs only.
+RUNS_AN_UPDATE = 200
 
 _PREFIXES = f"""PREFIX prov:   <{vocab.PROV}>
 PREFIX mls:    <{vocab.MLS}>
 PREFIX mlprov: <{vocab.MLPROV}>
+PREFIX p-plan: <{vocab.PPLAN}>
 """
 
-# Over the runs of the plans in VALUES (each in its own graph: an update reads no union of graphs):
-# what each query over all runs used to count.
-_REFRESH = _PREFIXES + """
-DELETE {{ GRAPH ?summary {{ ?s ?p ?o }} }}
-WHERE {{ VALUES (?plan ?summary) {{ {pairs} }} GRAPH ?summary {{ ?s ?p ?o }} }} ;
-INSERT {{ GRAPH ?summary {{ ?summary mlprov:summaryOf ?plan ; mlprov:runCount ?runs ;
-                                     mlprov:lastStarted ?last_started }} }}
+_CLEAR = "DELETE {{ GRAPH ?summary {{ ?s ?p ?o }} }} WHERE {{ VALUES ?summary {{ {summaries} }} GRAPH ?summary {{ ?s ?p ?o }} }}"
+
+# What the runs that {runs} selects (VALUES of runs, or of plans: all their runs) add to their
+# plans' summaries, read in each run's own graph (an update reads no union of graphs); the
+# counts there so far read in the same operation that writes them plus what the runs add.
+# BINDs after the OPTIONALs (Virtuoso drops an OPTIONAL's solutions after a BIND).
+_MERGE = """
+DELETE {{ GRAPH ?summary {{ ?summary mlprov:runCount ?old_runs ; mlprov:lastStarted ?old_last }} }}
+INSERT {{ GRAPH ?summary {{ ?summary mlprov:summaryOf ?plan ; mlprov:runCount ?runs ; mlprov:lastStarted ?last }} }}
 WHERE {{
-  {{ SELECT ?plan (COUNT(?run) AS ?runs) (MAX(?started) AS ?last_started)
-    WHERE {{ VALUES ?plan {{ {plans} }} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run ; prov:startedAtTime ?started }} }}
+  {{ SELECT ?plan (COUNT(?run) AS ?added) (MAX(?started) AS ?added_last)
+    WHERE {{ {runs} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run ; prov:startedAtTime ?started }} }}
     GROUP BY ?plan }}
   VALUES (?plan ?summary) {{ {pairs} }}
+  OPTIONAL {{ GRAPH ?summary {{ ?summary mlprov:runCount ?old_runs ; mlprov:lastStarted ?old_last }} }}
+  BIND (COALESCE(?old_runs, 0) + ?added AS ?runs)
+  BIND (IF(COALESCE(?old_last > ?added_last, false), ?old_last, ?added_last) AS ?last)
 }} ;
+DELETE {{ GRAPH ?summary {{ ?old_node mlprov:runCount ?old_runs ; mlprov:lastStarted ?old_last }} }}
 INSERT {{ GRAPH ?summary {{ ?node mlprov:partOfSummary ?summary ; mlprov:summaryStatus ?status ;
-                                  mlprov:runCount ?runs ; mlprov:lastStarted ?last_started }} }}
+                                  mlprov:runCount ?runs ; mlprov:lastStarted ?last }} }}
 WHERE {{
-  {{ SELECT ?plan ?status (COUNT(?run) AS ?runs) (MAX(?started) AS ?last_started)
-    WHERE {{ VALUES ?plan {{ {plans} }}
-            GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run ; mlprov:status ?status ; prov:startedAtTime ?started }} }}
+  {{ SELECT ?plan ?status (COUNT(?run) AS ?added) (MAX(?started) AS ?added_last)
+    WHERE {{ {runs} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run ; mlprov:status ?status ; prov:startedAtTime ?started }} }}
     GROUP BY ?plan ?status }}
   VALUES (?plan ?summary) {{ {pairs} }}
+  OPTIONAL {{ GRAPH ?summary {{ ?old_node mlprov:partOfSummary ?summary ; mlprov:summaryStatus ?status ;
+                                       mlprov:runCount ?old_runs ; mlprov:lastStarted ?old_last }} }}
   BIND (IRI(CONCAT(STR(?summary), "/status/", STRAFTER(STR(?status), STR(mlprov:)))) AS ?node)
+  BIND (COALESCE(?old_runs, 0) + ?added AS ?runs)
+  BIND (IF(COALESCE(?old_last > ?added_last, false), ?old_last, ?added_last) AS ?last)
+}} ;
+DELETE {{ GRAPH ?summary {{ ?step mlprov:executionCount ?old_count ; mlprov:lastStarted ?old_last }} }}
+INSERT {{ GRAPH ?summary {{ ?step mlprov:executionCount ?count ; mlprov:lastStarted ?last }} }}
+WHERE {{
+  {{ SELECT ?plan ?step (COUNT(?cell) AS ?added) (MAX(?started) AS ?added_last)
+    WHERE {{ {runs} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run .
+                                        ?cell p-plan:correspondsToStep ?step ; prov:startedAtTime ?started }} }}
+    GROUP BY ?plan ?step }}
+  VALUES (?plan ?summary) {{ {pairs} }}
+  OPTIONAL {{ GRAPH ?summary {{ ?step mlprov:executionCount ?old_count ; mlprov:lastStarted ?old_last }} }}
+  BIND (COALESCE(?old_count, 0) + ?added AS ?count)
+  BIND (IF(COALESCE(?old_last > ?added_last, false), ?old_last, ?added_last) AS ?last)
+}} ;
+DELETE {{ GRAPH ?summary {{ ?step mlprov:durationSum ?old_sum ; mlprov:durationCount ?old_durations }} }}
+INSERT {{ GRAPH ?summary {{ ?step mlprov:durationSum ?sum ; mlprov:durationCount ?durations }} }}
+WHERE {{
+  {{ SELECT ?plan ?step (SUM(?duration) AS ?added_sum) (COUNT(?duration) AS ?added)
+    WHERE {{ {runs} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run .
+                                        ?cell p-plan:correspondsToStep ?step ; mlprov:duration ?duration }} }}
+    GROUP BY ?plan ?step }}
+  VALUES (?plan ?summary) {{ {pairs} }}
+  OPTIONAL {{ GRAPH ?summary {{ ?step mlprov:durationSum ?old_sum ; mlprov:durationCount ?old_durations }} }}
+  BIND (COALESCE(?old_sum, 0) + ?added_sum AS ?sum)
+  BIND (COALESCE(?old_durations, 0) + ?added AS ?durations)
+}} ;
+DELETE {{ GRAPH ?summary {{ ?step mlprov:lastExecution ?old_execution }} }}
+INSERT {{ GRAPH ?summary {{ ?step mlprov:lastExecution ?execution }} }}
+WHERE {{
+  VALUES (?plan ?summary) {{ {pairs} }}
+  GRAPH ?summary {{ ?step mlprov:executionCount ?count ; mlprov:lastStarted ?last }}
+  GRAPH ?execution_graph {{ ?execution prov:startedAtTime ?last ; p-plan:correspondsToStep ?step }}
+  OPTIONAL {{ GRAPH ?summary {{ ?step mlprov:lastExecution ?old_execution }} }}
 }}
 """
 
@@ -78,6 +129,19 @@ WHERE { GRAPH ?graph { ?run a mls:Run ; prov:startedAtTime ?started } FILTER NOT
 """
 _PLANS_OF_RUNS = _PREFIXES + "SELECT DISTINCT ?plan WHERE {{ VALUES ?run {{ {runs} }} ?run mlprov:plan ?plan }}"
 _EVERY_PLAN = _PREFIXES + "SELECT DISTINCT ?plan WHERE { ?run mlprov:plan ?plan }"
+_EVERY_RUN = _PREFIXES + "SELECT DISTINCT ?run WHERE { ?run mlprov:plan ?plan ; a mls:Run }"
+
+
+@dataclass
+class _Written:
+    """The runs a :func:`deferred` import wrote: new ones, and ones whose graphs existed."""
+
+    new: set[str] = field(default_factory=set)
+    again: set[str] = field(default_factory=set)
+
+
+#: What each store's :func:`deferred` import wrote so far, by ``id(store)``.
+_deferred: dict[int, _Written] = {}
 
 
 def summary_graph(plan: str) -> str:
@@ -96,66 +160,96 @@ def _plans(store: Store | RemoteStore, sparql: str) -> list[str]:
     return sorted(row["plan"].value for row in store.query(sparql))
 
 
+def _iris(values: Iterable[str]) -> str:
+    return " ".join(str(ox.NamedNode(v)) for v in values)
+
+
+def _pairs(plans: Iterable[str]) -> str:
+    return " ".join(f"({ox.NamedNode(p)} {ox.NamedNode(summary_graph(p))})" for p in plans)
+
+
+def merge(store: Store | RemoteStore, runs: Iterable[str]) -> None:
+    """Add what ``runs`` (not counted yet) add to their plans' summaries, reading only those
+    runs: one atomic update per ``RUNS_AN_UPDATE`` runs."""
+    runs = sorted(set(runs))
+    for start in range(0, len(runs), RUNS_AN_UPDATE):
+        chunk = runs[start : start + RUNS_AN_UPDATE]
+        plans = _plans_of(store, chunk)
+        if plans:
+            _update(store, _PREFIXES + _MERGE.format(runs=f"VALUES ?run {{ {_iris(chunk)} }}", pairs=_pairs(plans)))
+
+
 def refresh(store: Store | RemoteStore, plans: Iterable[str]) -> None:
-    """Recompute the summaries of ``plans`` from the runs in the store, each update atomic."""
-    plans = sorted(set(plans))
-    for start in range(0, len(plans), PLANS_AN_UPDATE):
-        chunk = plans[start : start + PLANS_AN_UPDATE]
-        pairs = " ".join(f"({ox.NamedNode(p)} {ox.NamedNode(summary_graph(p))})" for p in chunk)
-        _update(store, _REFRESH.format(pairs=pairs, plans=" ".join(str(ox.NamedNode(p)) for p in chunk)))
+    """Recompute the summaries of ``plans`` from all their runs: one atomic update a plan."""
+    for plan in sorted(set(plans)):
+        _update(store, _PREFIXES + _CLEAR.format(summaries=_iris([summary_graph(plan)])) + " ;"
+                + _MERGE.format(runs=f"VALUES ?plan {{ {_iris([plan])} }}", pairs=_pairs([plan])))
 
 
 def _plans_of(store: Store | RemoteStore, runs: list[str]) -> list[str]:
-    return _plans(store, _PLANS_OF_RUNS.format(runs=" ".join(str(ox.NamedNode(r)) for r in runs))) if runs else []
+    return _plans(store, _PLANS_OF_RUNS.format(runs=_iris(runs))) if runs else []
 
 
 def _mark_built(store: Store | RemoteStore) -> None:
     marker = ox.NamedNode(MARKER_GRAPH)
     store.replace_graph(MARKER_GRAPH, [ox.Triple(marker, ox.NamedNode(vocab.MLPROV + "summariesBuilt"), ox.Literal("1"))])
+    if store.has_graph(_OLDER_MARKER):
+        store.remove_graph(_OLDER_MARKER)
 
 
-def refresh_runs(store: Store | RemoteStore, runs: Iterable[str]) -> None:
-    """After runs were written: the summaries of their plans (of every plan the first time),
-    or, inside :func:`deferred`, once at its end."""
+def refresh_runs(store: Store | RemoteStore, runs: Iterable[str], *, new: bool = False) -> None:
+    """After runs were written: ``new`` ones (their graphs did not exist) merged into their
+    plans' summaries, others' plans recomputed (every plan the first time); inside
+    :func:`deferred`, noted for its end."""
     runs = sorted(set(runs))
     with _one_at_a_time:
         if id(store) in _deferred:
-            _deferred[id(store)].update(runs)
+            written = _deferred[id(store)]
+            (written.new if new else written.again).update(runs)
         elif not store.has_graph(MARKER_GRAPH):
             rebuild(store)
+        elif new:
+            merge(store, runs)
         else:
             refresh(store, _plans_of(store, runs))
 
 
 @contextmanager
 def deferred(store: Store | RemoteStore) -> Iterator[None]:
-    """Many runs written, their plans' summaries recomputed once at the end.
+    """Many runs written, their summaries brought up to date once at the end: the new runs
+    merged (reading only them), the plans of runs written again recomputed.
 
-    Recomputing reads every run of a plan, so doing it after each batch would make an
-    import slow down as the store grows. The marker graph is removed first: an import
-    stopped before its end leaves none, and the next write rebuilds every summary.
+    The marker graph is removed first: an import stopped before its end leaves none, and
+    the next write rebuilds every summary.
     """
     built = store.has_graph(MARKER_GRAPH)
     if built:
         store.remove_graph(MARKER_GRAPH)
-    _deferred[id(store)] = set()
+    _deferred[id(store)] = _Written()
     try:
         yield
     finally:
-        runs = sorted(_deferred.pop(id(store)))
+        written = _deferred.pop(id(store))
     if built:
-        refresh(store, _plans_of(store, runs))
+        merge(store, written.new - written.again)
+        refresh(store, _plans_of(store, sorted(written.again)))
         _mark_built(store)
     else:
         rebuild(store)
 
 
 def rebuild(store: Store | RemoteStore) -> None:
-    """Every run's direct start and every plan's summary from the store, then the marker that says they are built."""
+    """Every run's direct start and every plan's summary from the store, then the marker
+    that says they are built (the marker absent meanwhile: a rebuild stopped part way is
+    done again by the next write)."""
+    if store.has_graph(MARKER_GRAPH):
+        store.remove_graph(MARKER_GRAPH)
     _update(store, _BACKFILL)
     plans = _plans(store, _EVERY_PLAN)
     log.info("building the run summaries of %d plans", len(plans))
-    refresh(store, plans)
+    if plans:
+        _update(store, _CLEAR.format(summaries=_iris(summary_graph(p) for p in plans)))
+    merge(store, [row["run"].value for row in store.query(_EVERY_RUN)])
     _mark_built(store)
 
 

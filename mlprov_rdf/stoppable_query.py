@@ -105,6 +105,13 @@ def _pickled(read: Callable[..., Any], args: tuple, store: Store | RemoteStore) 
     return pickle.dumps(read(store, *args))
 
 
+#: How long a session keeps the store open after its last job. Long: a writer never waits for
+#: it (the child lets go within 50 ms of a writer's wait, ``store.writer_waiting``) and, while it
+#: holds the store, nothing can change it, so nothing it answers is stale; and a session that
+#: reopened the store after each pause of a user's would pay 10 ms or more a question.
+IDLE_S = 30.0
+
+
 class QuerySession:
     """One child process that answers many jobs with the store kept open between them.
 
@@ -113,7 +120,7 @@ class QuerySession:
     the next job starts a new one. ``close`` ends it.
     """
 
-    def __init__(self, location: StoreLocation, *, idle_s: float = 0.5, wait_s: float = 120.0):
+    def __init__(self, location: StoreLocation, *, idle_s: float = IDLE_S, wait_s: float = 120.0):
         self.location = location
         self.idle_s = idle_s
         self.wait_s = wait_s  # how long the child waits for a store a writer holds

@@ -28,6 +28,7 @@ import os
 import random
 import re
 import socket
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -174,10 +175,16 @@ def _quads(graph: ox.NamedNode, triples: Iterable[ox.Triple | ox.Quad]) -> tuple
     return quads, blank
 
 
-def _replace_update(graph: ox.NamedNode, quads: list[ox.Quad]) -> str:
-    """One SPARQL update that makes ``graph`` hold exactly ``quads``; terms in N-Triples form."""
+def _replace_update(graph: ox.NamedNode, quads: list[ox.Quad], shared: Iterable[ox.Quad] = ()) -> str:
+    """One SPARQL update that makes ``graph`` hold exactly ``quads`` and adds ``shared``
+    (quads of their own graphs); terms in N-Triples form."""
     body = "\n".join(f"{q.subject} {q.predicate} {q.object} ." for q in quads)
-    return f"DROP SILENT GRAPH {graph} ;\nINSERT DATA {{ GRAPH {graph} {{\n{body}\n}} }}"
+    return f"DROP SILENT GRAPH {graph} ;\nINSERT DATA {{ GRAPH {graph} {{\n{body}\n}}{_in_graphs(shared)} }}"
+
+
+def _in_graphs(quads: Iterable[ox.Quad]) -> str:
+    """Quads as the ``GRAPH`` blocks of an ``INSERT DATA``, one a line."""
+    return "".join(f"\nGRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}" for q in quads)
 
 
 class Store:
@@ -216,36 +223,60 @@ class Store:
 
     # -- writing -----------------------------------------------------------------
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad]) -> int:
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad], *, shared: Iterable[ox.Quad] = ()) -> int:
         """Make ``graph`` hold exactly ``triples``, in one transaction; idempotent.
 
         A graph that does not exist yet is written with ``extend`` (one transaction, no
         SPARQL text to build and parse); an existing one is replaced by one SPARQL update,
         ``DROP SILENT GRAPH`` then ``INSERT DATA``, which Oxigraph applies atomically.
         Blank nodes always take the update path, which gives them fresh identities.
+        ``shared``: quads of graphs that runs share (the environment), added in the same
+        transaction; they are never removed.
         """
         g = ox.NamedNode(graph)
         quads, blank = _quads(g, triples)
+        shared = list(shared)
         if not blank and not self.inner.contains_named_graph(g):
-            self.inner.extend(quads)
+            self.inner.extend(quads + shared)
         else:
-            self.inner.update(_replace_update(g, quads))
+            self.inner.update(_replace_update(g, quads, shared))
         return len(quads)
 
-    def add_graphs(self, nquads: str, graphs: list[str]) -> None:
-        """Add new named graphs from N-Quads text (no blank nodes), all in one atomic write.
+    #: Oxigraph's bulk loader hands each 1,000,000 quads of its input to RocksDB in one
+    #: ingestion (``DEFAULT_BULK_LOAD_BATCH_SIZE``): a load of more is several writes.
+    BULK_LOAD_ATOMIC_QUADS = 1_000_000
+
+    def graph_names(self) -> set[str]:
+        """Every named graph's IRI: one scan, where a lookup a graph costs a GIL hand-over each."""
+        return {g.value for g in self.inner.named_graphs() if isinstance(g, ox.NamedNode)}
+
+    def bulk_file(self) -> Path:
+        """A new, empty file for N-Quads on their way to :meth:`add_graphs`; its writer removes it.
+
+        In the database folder: on the store's disk, and removed by :func:`open_store`
+        where a killed import left it. The loader streams it, so a batch's text need not
+        be held in memory while it loads.
+        """
+        fd, name = tempfile.mkstemp(prefix="bulk-", suffix=".nq", dir=self.location.database)
+        os.close(fd)
+        return Path(name)
+
+    def add_graphs(self, nquads: Path, lines: int) -> None:
+        """Add new named graphs from an N-Quads file of ``lines`` lines (no blank nodes), all
+        in one atomic write.
 
         Oxigraph's bulk loader sorts the quads into new files beside the database and
         hands them all to RocksDB in one ingestion at the end, so the graphs are in the
         store whole or not at all, without the read before each write that a transaction
         makes: a load that fails to parse or is killed leaves nothing in the store (the
-        files a killed one leaves behind are removed by :func:`open_store`). ``graphs``
-        must not exist yet: a graph is replaced only by :meth:`replace_graph`.
+        files a killed one leaves behind are removed by :func:`open_store`). That holds
+        for up to ``BULK_LOAD_ATOMIC_QUADS`` lines, which is what this accepts. The graphs
+        must not exist yet (the caller knows them all from one :meth:`graph_names`; see
+        ``ingest.ingest_journals``): a graph is replaced only by :meth:`replace_graph`.
         """
-        existing = [g for g in graphs if self.has_graph(g)]
-        if existing:
-            raise ValueError(f"graphs exist already, replace them instead: {', '.join(existing)}")
-        self.inner.bulk_load(input=nquads, format=ox.RdfFormat.N_QUADS)
+        if lines > self.BULK_LOAD_ATOMIC_QUADS:
+            raise ValueError(f"{lines:,} lines: more than one atomic bulk write takes ({self.BULK_LOAD_ATOMIC_QUADS:,})")
+        self.inner.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
 
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
@@ -520,14 +551,18 @@ class RemoteStore:
         if status not in (200, 204):
             raise self._refused("update", self.endpoints.update, status, data)
 
-    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad]) -> int:
-        """Make ``graph`` hold exactly ``triples`` with one update request; idempotent."""
+    def replace_graph(self, graph: str, triples: Iterable[ox.Triple | ox.Quad], *, shared: Iterable[ox.Quad] = ()) -> int:
+        """Make ``graph`` hold exactly ``triples`` with one update request; idempotent.
+        ``shared`` as for :meth:`Store.replace_graph` (on Virtuoso, a request of its own before)."""
         g = ox.NamedNode(graph)
         quads, _blank = _quads(g, triples)
+        shared = list(shared)
         if self.dialect is not None:
+            if shared:  # immutable descriptions: written first, a run that fails after them leaves nothing wrong
+                self.update(f"INSERT DATA {{{_in_graphs(shared)} }}")
             self.dialect.replace_graph(self.update, g, quads)
         else:
-            self.update(_replace_update(g, quads))
+            self.update(_replace_update(g, quads, shared))
         return len(quads)
 
     def remove_graph(self, graph: str) -> None:
@@ -708,13 +743,14 @@ def bind_values(sparql: str, substitutions: Mapping[str, Term]) -> str:
 
 
 def _remove_unfinished_bulk_loads(db: Path) -> None:
-    """Delete the sorted files of bulk loads killed before they were ingested.
+    """Delete the files of bulk loads killed before they were ingested.
 
-    Oxigraph writes them into the database folder as ``bulk-*.sst`` and RocksDB never
-    reads or removes them. Only the process that holds the database open for writing
+    Oxigraph writes its sorted files into the database folder as ``bulk-*.sst``, and
+    ``Store.bulk_file`` the N-Quads it loads as ``bulk-*.nq``; RocksDB never reads or
+    removes either. Only the process that holds the database open for writing
     can be loading, and that is this one, before its first write.
     """
-    for orphan in db.glob("bulk-*.sst"):
+    for orphan in [*db.glob("bulk-*.sst"), *db.glob("bulk-*.nq")]:
         log.warning("%s: removing %s, left by an import that was killed", db, orphan.name)
         orphan.unlink(missing_ok=True)
 

@@ -23,7 +23,7 @@ PLAN = ox.NamedNode(vocab.PPLAN + "Plan")
 STATUS = ox.NamedNode(vocab.MLPROV + "status")
 #: The named graph of each reproduction (see reproduce.py).
 REPRODUCTION_BASE = "urn:mlprov:reproduction:"
-KINDS = ("plans", "runs", "reproductions", "inferred", "summaries", "ontology", "other")
+KINDS = ("plans", "runs", "reproductions", "inferred", "summaries", "ontology", "environment", "other")
 
 
 @dataclass
@@ -66,6 +66,8 @@ def _kind(graph: str, plans: set[str]) -> str:
         return "ontology"
     if graph.startswith("urn:mlprov:summary:"):
         return "summaries"
+    if graph == vocab.ENV_GRAPH:
+        return "environment"
     return "other"
 
 

@@ -4,7 +4,9 @@ Plain strings on purpose: the kernel-side capture module imports this, and it
 must not pull in rdflib.
 """
 
+import hashlib
 import re
+from typing import Iterable
 from urllib.parse import quote
 
 PROV = "http://www.w3.org/ns/prov#"
@@ -24,6 +26,9 @@ SH = "http://www.w3.org/ns/shacl#"
 #: ``<run> param:optimizer "Adam"``, ``<run> test:accuracy 0.97`` (see docs/data-model.md).
 PARAM = "https://w3id.org/mlprov/param#"
 METRIC = "https://w3id.org/mlprov/metric#"
+#: The run's record as its page reads it, kept by ingest in the run's graph: a cache of the
+#: graph's own statements, which exports and graph views leave out (see docs/data-model.md).
+RUN_RECORD = MLPROV + "runRecord"
 
 
 def param_property(name: str) -> str:
@@ -66,6 +71,8 @@ BUNDLE_BASE = "urn:mlprov:bundle:"
 INFERRED_BASE = "urn:mlprov:inferred:"
 AGENT_BASE = "urn:mlprov:agent:"
 ENV_BASE = "urn:mlprov:env:"
+#: The named graph of the environment descriptions runs share (see :func:`env_iri`).
+ENV_GRAPH = "urn:mlprov:environment"
 
 #: Marker comment on the first line of every generated step cell.
 STEP_MARKER = "# mlprov step "
@@ -86,3 +93,16 @@ def run_id_of(run: str) -> str:
     if not run.startswith(RUN_BASE):
         raise ValueError(f"not a run IRI: {run}")
     return run[len(RUN_BASE):]
+
+
+def env_iri(kind: str, description: Iterable[str]) -> str:
+    """``urn:mlprov:env:KIND:HASH``: an environment node (a package, the language, the kernel,
+    the operating system, the hardware) named by its description, so that every run that
+    had it links the one node and a journal cannot change what another run's node says.
+
+    ``description`` is the node's statements without their subject, each ``<predicate>
+    object`` in the N-Triples form capture writes; HASH is the first 32 hex digits of the
+    sha256 of those lines, distinct and sorted, each ending in a line break.
+    """
+    text = "".join(sorted({line + "\n" for line in description}))
+    return f"{ENV_BASE}{kind}:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"

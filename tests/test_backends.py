@@ -18,7 +18,7 @@ import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
-from mlprov_rdf import browse, capture, ingest, queries, virtuoso, vocab
+from mlprov_rdf import browse, capture, ingest, queries, run_record, virtuoso, vocab
 from mlprov_rdf.cli import main
 from mlprov_rdf.errors import UserError
 from mlprov_rdf.generate import notebook_bytes
@@ -225,6 +225,8 @@ def test_run_graphs_hold_the_same_triples_on_every_store(stores):
         with open_store(location) as store:
             dumps[backend] = {o.run: _graph_lines(store, vocab.bundle_iri(vocab.run_id_of(o.run))) for o in stores["outcomes"].values()}
             dumps[backend]["plan"] = _graph_lines(store, PLAN_IRI)
+            dumps[backend]["environment"] = _graph_lines(store, vocab.ENV_GRAPH)  # shared by the runs, written once
+            assert dumps[backend]["environment"], backend
     for backend in dumps:
         assert dumps[backend] == dumps["embedded"], backend
 
@@ -232,7 +234,7 @@ def test_run_graphs_hold_the_same_triples_on_every_store(stores):
 #: Canned queries whose rows Virtuoso 7.2.5 does not give as the embedded store does, and
 #: why (measured): its query engine, not the store's data, which reads back exact.
 VIRTUOSO_GAPS = {
-    "cell-trials": "AVG of decimals: a quotient that does not end is cut at 15 digits, Oxigraph's at 18",
+    "cell-trials": "a mean of decimals (sum / count): a quotient that does not end is cut at 15 digits, Oxigraph's at 18",
     "table1": "GROUP_CONCAT joins in the engine's own order, which SPARQL leaves open",
     "model-lineage": "70 rows instead of 49 (a + property path repeats items, EXISTS in IF is false), "
                      "or refused on its cost estimate",
@@ -314,7 +316,11 @@ def test_browse_collects_a_run_with_its_plan_and_writes_it(stores, backend, tmp_
     with open_store(stores["locations"][backend]) as store:
         graph = browse.collect(store, run_iri)
         plan_only = browse.collect(store, PLAN_IRI)
-    assert len(graph) == len(plan_only) + len(_graph_lines_of(stores, backend, run_iri))
+        shared = run_record.shared_environment(store, run_iri, vocab.bundle_iri(vocab.run_id_of(run_iri))).splitlines()
+    # The run's graph but its kept record (a cache of the graph, not drawn), and the environment nodes it links.
+    own = [line for line in _graph_lines_of(stores, backend, run_iri) if vocab.RUN_RECORD not in line]
+    assert len(shared) > 100
+    assert len(graph) == len(plan_only) + len(own) + len(shared)
     result = CliRunner().invoke(main, ["browse", run_iri, "-o", str(tmp_path / "run.html"), "--store", _store_arg(stores, backend)])
     assert result.exit_code == 0, result.output
     assert "Train the model" in (tmp_path / "run.html").read_text()

@@ -55,6 +55,12 @@ def _with_line(line: str) -> Callable[[str], str]:
     return edit
 
 
+def _shared_node_rewritten(text: str) -> str:
+    """The real journal with one more statement about the first environment node it describes."""
+    node = next(line.split(" ", 1)[0] for line in text.split("\n") if line.startswith("<" + vocab.ENV_BASE))
+    return _with_line(f'{node} <{MLPROV}version> "0.0.0" .')(text)
+
+
 @dataclass(frozen=True)
 class Case:
     """A journal file written from the real journal's text, the name it gets, and what the line says."""
@@ -120,6 +126,13 @@ CASES = {
     "a-shared-agent-made-a-run": Case(f"{RUN_ID}.nt", _with_line(
         f"<{vocab.AGENT_BASE}person:root> <{MLPROV}status> <{MLPROV}Completed> ."),
         (f"<{vocab.AGENT_BASE}person:root>",)),
+    "rewrites-a-shared-environment-node": Case(f"{RUN_ID}.nt", _shared_node_rewritten,
+                                               ("line 4", vocab.ENV_BASE, "not named by what its lines say")),
+    "an-environment-node-under-a-made-up-name": Case(f"{RUN_ID}.nt", _with_line(
+        f'<{vocab.ENV_BASE}package:{"0" * 32}> <{vocab.RDFS}label> "numpy 0.0" .'),
+        ("line 4", "not named by what its lines say")),
+    "an-environment-node-holding-a-blank-node": Case(f"{RUN_ID}.nt", _with_line(
+        f"<{vocab.ENV_BASE}package:{'0' * 32}> <{MLPROV}version> _:v ."), ("line 4", "without blank nodes")),
     "tab-separated-foreign-statement": Case(f"{RUN_ID}.nt", _with_line(
         f"<urn:mlprov:run:OTHER>\t<{MLPROV}status>\t<{MLPROV}Completed> ."), ("<urn:mlprov:run:OTHER>",)),
     "indented-foreign-statement": Case(f"{RUN_ID}.nt", _with_line(

@@ -1,5 +1,5 @@
-"""What an ingested run costs on disk: journals compressed once ingested, the store compacted
-after a large import. Real journals of a real Iris run, a real store on disk, the real CLI."""
+"""What an ingested run costs on disk: journals compressed once ingested. Real journals of a
+real Iris run, a real store on disk, the real CLI."""
 
 from __future__ import annotations
 
@@ -107,21 +107,3 @@ def test_a_damaged_compressed_journal_is_refused_in_one_line(journal, tmp_path):
     assert done.returncode == 2
     (line,) = error_lines(done.stderr)
     assert f"{packed}: the compressed journal is damaged" in line and "Traceback" not in done.stderr
-
-
-def _sst_files(location: StoreLocation) -> int:
-    return len(list(location.database.glob("*.sst")))
-
-
-def test_an_import_of_many_runs_compacts_the_store(executed_run, tmp_path, monkeypatch):
-    journals = _copies(_journal(executed_run), tmp_path / "journal", 40)
-    monkeypatch.setenv(ingest.KEEP_PLAIN_JOURNALS, "1")  # both stores read the same journals
-    files = {}
-    for name, threshold in (("as-written", len(journals) + 1), ("compacted", len(journals))):
-        monkeypatch.setattr(ingest, "COMPACT_AFTER_RUNS", threshold)
-        location = StoreLocation(tmp_path / name)
-        with open_store(location) as store:
-            ingest.ingest_journals(store, journals)
-            assert len(store.inner) > 40 * 500
-        files[name] = _sst_files(location)
-    assert files["compacted"] < files["as-written"]

@@ -44,7 +44,8 @@ def stored(executed_run):
     location, run_iri = executed_run["location"], executed_run["outcome"].run
     bundle = vocab.bundle_iri(vocab.run_id_of(run_iri))
     with open_store(location) as store:
-        graphs = {g: normalise(store.rdflib_graph(g)) for g in (bundle, PLAN_IRI)}
+        # The store holds this run only, so the environment graph is its environment, which the export must carry.
+        graphs = {g: normalise(store.rdflib_graph(g)) for g in (bundle, vocab.ENV_GRAPH, PLAN_IRI)}
         collected = exporter.collect(store, run_iri)
     return {"location": location, "run": run_iri, "bundle": bundle, "graphs": graphs, "collected": collected}
 
@@ -68,13 +69,20 @@ def _union(graphs) -> rdflib.Graph:
 @pytest.mark.parametrize("fmt", list(RDF_READERS))
 def test_rdf_exports_of_a_run_parse_back_to_the_stored_triples(stored, fmt, tmp_path):
     text = _export(stored, stored["run"], fmt, tmp_path)
-    # The stored triples, with the types the store leaves implied (an evaluation's prov:Entity) written out.
+    # The stored triples, with the types the store leaves implied (an evaluation's prov:Entity) written out,
+    # and the run's environment from the graph all runs share.
+    assert any(g.value(p, rdflib.URIRef(vocab.MLPROV + "packageName")) == rdflib.Literal("numpy")
+               for g in [stored["graphs"][vocab.ENV_GRAPH]] for p in g.subjects())
     expected = {name: exporter.with_implied_types(rdflib.Graph() + graph) for name, graph in stored["graphs"].items()}
+    # Without the record ingest keeps in the run's graph (mlprov:runRecord): a cache of the graph's own statements.
+    kept = (rdflib.URIRef(stored["run"]), rdflib.URIRef(vocab.RUN_RECORD), None)
+    assert kept in expected[stored["bundle"]] and vocab.RUN_RECORD not in text
+    expected[stored["bundle"]].remove(kept)
     if fmt in ("trig", "nquads"):
         dataset = rdflib.Dataset()
         dataset.parse(data=text, format=RDF_READERS[fmt])
         named = {str(g.identifier): g for g in dataset.graphs() if len(g)}
-        assert set(named) == {stored["bundle"], PLAN_IRI}  # the named graphs are kept
+        assert set(named) == {stored["bundle"], vocab.ENV_GRAPH, PLAN_IRI}  # the named graphs are kept
         for name, graph in expected.items():
             assert isomorphic(normalise(named[name]), graph), name
     else:
@@ -128,6 +136,10 @@ def test_prov_json_round_trips_through_prov(stored, tmp_path):
     records = lambda doc: sorted(map(str, doc.get_records())) + sorted(str(r) for b in doc.bundles for r in b.records)  # noqa: E731
     assert records(first) == records(exporter.to_prov(stored["collected"]))
     assert json.loads(text)["bundle"]  # PROV-JSON's bundle section holds the run
+    # The environment nodes the run links, kept once for all runs, are entities of the document.
+    packages = [e for e in json.loads(text)["entity"].values() if "mlprov:packageName" in e]
+    assert {p["mlprov:packageName"] if isinstance(p["mlprov:packageName"], str) else p["mlprov:packageName"]["$"]
+            for p in packages} >= {"numpy", "torch", "scikit-learn"}
 
 
 @pytest.mark.parametrize("fmt", list(RDF_READERS) + list(PROV_READERS))

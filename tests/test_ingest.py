@@ -48,6 +48,7 @@ def _graph(store, graph: str) -> list[str]:
 
 def test_a_batch_gives_the_graphs_that_one_run_at_a_time_gives(executed_run, tmp_path):
     journals = _copies(_journal(executed_run), tmp_path / "journal", 40)
+    environment = {line for line in journals[0].read_text(encoding="utf-8").split("\n") if line.startswith("<" + vocab.ENV_BASE)}
     batched, single = StoreLocation(tmp_path / "batched"), StoreLocation(tmp_path / "single")
     progress = []
     with open_store(batched) as store:
@@ -58,11 +59,16 @@ def test_a_batch_gives_the_graphs_that_one_run_at_a_time_gives(executed_run, tmp
     assert [r.journal for r in results] == journals
     assert {r.status for r in results} == {"Completed"}
     assert progress[-1] == (40, 40) and [d for d, _ in progress] == sorted(d for d, _ in progress)
+    assert not list(batched.database.glob("bulk-*.nq")), "a batch's N-Quads file is removed once loaded"
     with open_store(batched) as a, open_store(single, create=False) as b:
         for journal in journals:
             graph = vocab.bundle_iri(journal.stem)
             assert _graph(a, graph) == _graph(b, graph)
             assert len(_graph(a, graph)) == results[0].triples
+            assert not any("packageName" in line for line in _graph(a, graph))  # the run links its packages only
+        # The 40 runs had one environment: described once, whichever way they were written.
+        assert _graph(a, vocab.ENV_GRAPH) == _graph(b, vocab.ENV_GRAPH)
+        assert len(_graph(a, vocab.ENV_GRAPH)) == len(environment) > 100
 
 
 def test_ingesting_a_batch_again_changes_nothing(executed_run, tmp_path):
@@ -165,6 +171,7 @@ import sys
 from pathlib import Path
 from mlprov_rdf import ingest
 from mlprov_rdf.store import StoreLocation, open_store
+ingest.BULK_QUADS = ingest.MIN_BULK_QUADS * 10  # several batches of these 300 runs
 with open_store(StoreLocation(Path(sys.argv[1]))) as store:
     print("started", flush=True)
     ingest.ingest_journals(store, sorted(Path(sys.argv[2]).glob("*.nt")))

@@ -184,7 +184,8 @@ def test_reproduce_works_on_a_sparql_server_store(original, oxigraph_server, tmp
         trig = exporter.export(exporter.collect(store, rep.new_run), "trig")
     dataset = rdflib.Dataset()
     dataset.parse(data=trig, format="trig")
-    assert {str(g.identifier) for g in dataset.graphs() if len(g)} == {vocab.bundle_iri(vocab.run_id_of(rep.new_run)), rep.plan}
+    assert {str(g.identifier) for g in dataset.graphs() if len(g)} == {vocab.bundle_iri(vocab.run_id_of(rep.new_run)), rep.plan,
+                                                                       vocab.ENV_GRAPH}  # the shared environment nodes it links
     reference = Path(__file__).parent / "data" / "Provenance_MulticlassClassification_2022-05-19--11-09-37.json"
     legacy = import_file(reference, location, output=tmp_path / "legacy.ttl")
     with open_store(location) as store:

@@ -115,8 +115,9 @@ def test_ingesting_a_journal_again_changes_nothing(executed_run, tmp_path):
     location, run = copied_store(executed_run, tmp_path), executed_run["outcome"].run  # the shared run stays as it is
     journal = location.journal_dir / f"{vocab.run_id_of(run)}.nt"
     with open_store(location) as store:
-        before = sorted(str(q) for q in store.inner.quads_for_pattern(None, None, None, ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))))
-        ingest_journal(store, journal)
-        after = sorted(str(q) for q in store.inner.quads_for_pattern(None, None, None, ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))))
-    assert len(before) > 500
+        graphs = [ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run))), ox.NamedNode(vocab.ENV_GRAPH)]
+        before = [sorted(str(q) for q in store.inner.quads_for_pattern(None, None, None, g)) for g in graphs]
+        ingest_journal(store, journal)  # the bundle exists: replaced by one update, the environment added again
+        after = [sorted(str(q) for q in store.inner.quads_for_pattern(None, None, None, g)) for g in graphs]
+    assert len(before[0]) > 500 and len(before[1]) > 100
     assert before == after

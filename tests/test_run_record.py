@@ -1,20 +1,26 @@
 """The run record (`mlprov_rdf.run_record`) read from real stores: what it says agrees with the
 canned queries (`mlprov query run-params`, `run-metrics`), and a run imported from
-MLProvCodeGen, a clustering run and a reproduced run all give a full record."""
+MLProvCodeGen, a clustering run and a reproduced run all give a full record; the record kept
+at ingest (`mlprov:runRecord`) is the record the whole bundle gives, value by value and type
+by type."""
 
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 
-from mlprov_rdf import queries
+from mlprov_rdf import queries, run_record, vocab
 from mlprov_rdf.legacy import import_file
 from mlprov_rdf.reproduce import reproduce
 from mlprov_rdf.plan_results import read_family_points, read_plan_family
 from mlprov_rdf.run_record import RunNotFound, read_run_record
 from mlprov_rdf.store import StoreLocation, open_store
+from tests.conftest import copied_store
 from tests.web_support import HOSTILE_LABEL, HOSTILE_TITLE, get, live_server
 
 LEGACY_FILE = Path(__file__).parent / "data" / "Provenance_MulticlassClassification_2022-05-19--11-09-37.json"
@@ -169,3 +175,81 @@ def test_the_run_pages_of_a_legacy_run_and_its_reproduction_render(reproduced_le
         assert 'id="reproductions"' in text and "NOT reproduced" in text and reproduction.new_run in text
         status, _, body = get(base + "/run/" + reproduction.new_run.rsplit(":", 1)[1])
         assert status == 200 and "reproduces" in body.decode()
+
+
+# -- the record kept at ingest -----------------------------------------------------------------
+
+
+def _typed(value):
+    """A value with the type of each of its parts, in order: 1, 1.0 and True differ, as on a page."""
+    if is_dataclass(value):
+        return type(value).__name__, [(f.name, _typed(getattr(value, f.name))) for f in fields(value)]
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__, [_typed(v) for v in value]
+    if isinstance(value, dict):
+        return "dict", [(k, _typed(v)) for k, v in value.items()]
+    if isinstance(value, float) and math.isnan(value):
+        return "float", "nan"
+    return type(value).__name__, value
+
+
+def _kept_literal(store, run: str) -> str | None:
+    bundle = ox.NamedNode(vocab.bundle_iri(vocab.run_id_of(run)))
+    rows = list(store.query(run_record.KEPT_RECORD, {"graph": bundle, "run": ox.NamedNode(run)}))
+    return rows[0]["record"].value if rows else None
+
+
+def _kept_and_whole(location: StoreLocation, run: str):
+    """The record as the run page reads it, the one from the bundle read whole, and the literal."""
+    with open_store(location, create=False, read_only=True) as store:
+        kept = read_run_record(store, run)
+        whole = run_record._bundle_record(store, run, kept.bundle)
+        literal = _kept_literal(store, run)
+    return kept, replace(whole, plan_title=kept.plan_title, derived_from=kept.derived_from, verdicts=kept.verdicts), literal
+
+
+def test_the_record_kept_at_ingest_is_the_record_the_whole_bundle_gives(web_store, executed_run, digits_run,
+                                                                         reproduced_legacy):
+    legacy_location, _, reproduction = reproduced_legacy
+    runs = [(web_store.location, run) for run in web_store.runs] + [
+        (executed_run["location"], executed_run["outcome"].run), (digits_run["location"], digits_run["run"]),
+        (legacy_location, reproduction.new_run)]
+    for location, run in runs:
+        kept, whole, literal = _kept_and_whole(location, run)
+        assert literal is not None, run
+        for f in fields(kept):
+            assert _typed(getattr(kept, f.name)) == _typed(getattr(whole, f.name)), (run, f.name)
+        assert kept.results and kept.cells and kept.environment.packages, run
+        code = [c.code for c in kept.cells if c.code and len(c.code) > 60]
+        assert code and not any(text in literal for text in code), run  # the code is read apart, not kept twice
+        assert json.dumps(json.loads(literal), sort_keys=True, separators=(",", ":")) == literal
+
+
+def test_a_run_without_a_kept_record_is_read_from_its_bundle(executed_run, tmp_path):
+    """A store written before runs kept their record, or a run an import wrote."""
+    run = executed_run["outcome"].run
+    kept, _, _ = _kept_and_whole(executed_run["location"], run)
+    location = copied_store(executed_run, tmp_path)
+    with open_store(location) as store:
+        store.inner.update(f"DELETE WHERE {{ GRAPH ?g {{ ?run <{vocab.RUN_RECORD}> ?record }} }}")
+        assert _kept_literal(store, run) is None
+    assert _typed(_record(location, run)) == _typed(kept)
+
+
+def test_an_imported_legacy_run_keeps_no_record_and_is_read_whole(reproduced_legacy):
+    location, run, _ = reproduced_legacy
+    with open_store(location, create=False, read_only=True) as store:
+        assert _kept_literal(store, run) is None
+    assert _record(location, run).legacy
+
+
+def test_kept_values_come_back_with_their_type_and_order():
+    values = [None, True, 0, 1, 10**30, 0.1, -0.0, 1.0, math.inf, -math.inf, math.nan, "", "0.1", "zoé \\ \"",
+              {"b": 1, "a": [1.5, {"z": 0, "y": True}]}, [3, 1, 2], []]
+    for value in values:
+        back = run_record._unvalue(json.loads(json.dumps(run_record._value(value), allow_nan=False)))
+        assert _typed(back) == _typed(value), value
+    import pandas as pd
+
+    with pytest.raises(ValueError):  # a date as pandas reads it: the run keeps no record, its bundle is read
+        run_record._value(pd.Timestamp("2026-01-01"))

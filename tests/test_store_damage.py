@@ -78,7 +78,7 @@ def test_store_check_counts_a_healthy_store_and_refuses_a_damaged_one(stocked, t
     healthy = mlprov(["store", "check", "--store", stocked["home"]], cwd=tmp_path)
     assert healthy.returncode == 0, healthy.stderr
     assert "healthy" in healthy.stdout
-    assert "1 plans, 1 runs, 0 reproductions, 1 inferred, 2 summaries, 1 ontology, 0 other" in healthy.stdout
+    assert "1 plans, 1 runs, 0 reproductions, 1 inferred, 2 summaries, 1 ontology, 1 environment, 0 other" in healthy.stdout
     home = copy_of(stocked, tmp_path)
     garbage_data_file(home / "oxigraph")
     damaged = mlprov(["store", "check", "--store", home], cwd=tmp_path)

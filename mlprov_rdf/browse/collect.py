@@ -13,7 +13,8 @@ from rdflib import URIRef
 
 from ..arguments import run_or_iri
 from ..errors import UserError
-from ..vocab import MLPROV, PPLAN, RDF, RUN_BASE, bundle_iri
+from ..run_record import shared_environment
+from ..vocab import MLPROV, PPLAN, RDF, RUN_BASE, RUN_RECORD, bundle_iri
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ def collect(store, iri: str) -> rdflib.Graph:
         bundle = bundle_iri(iri[len(RUN_BASE):])
         if store.has_graph(bundle):
             graph += store.rdflib_graph(bundle)
+            graph.parse(data=shared_environment(store, iri, bundle), format="nt")  # kept once for all runs
+            graph.remove((URIRef(iri), URIRef(RUN_RECORD), None))  # a cache of the graph itself, not drawn
             plans = sorted(str(p) for p in graph.objects(URIRef(iri), URIRef(MLPROV + "plan")))
             for plan in plans:
                 if store.has_graph(plan):
