@@ -179,6 +179,11 @@ class PreparedRun:
         """
         return self.body.replace(" .\n", f" <{self.graph}> .\n") + self.shared.replace(" .\n", _IN_ENV_GRAPH)
 
+    @property
+    def nquad_lines(self) -> int:
+        """Lines of :meth:`nquads`, the shared environment's included: what a bulk write's bound counts."""
+        return self.body.count("\n") + self.shared.count("\n")
+
     def quads(self) -> list[ox.Quad]:
         """The run graph's quads (without the shared environment: :meth:`shared_quads`)."""
         return list(ox.parse(self.body.replace(" .\n", f" <{self.graph}> .\n"), format=ox.RdfFormat.N_QUADS))
@@ -890,7 +895,7 @@ def ingest_journals(
 
                 try:
                     for prepared in prepared_runs():
-                        lines = prepared.body.count("\n")
+                        lines = prepared.nquad_lines
                         if prepared.has_blank_nodes or prepared.graph in known or lines > BULK_QUADS:
                             if any(p.graph == prepared.graph for p in batch.runs):  # one run twice, by two names
                                 submit()
