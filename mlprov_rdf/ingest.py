@@ -37,6 +37,7 @@ from . import capture, run_record, run_summaries, series, vocab
 from .errors import StoreUnreachable, UserError
 from .plan import Plan
 from .resources import ontology_dir
+from .start_windows import start_second
 from .store import RemoteStore, Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ STATUS = _nt(vocab.MLPROV + "status")
 STARTED = _nt(vocab.PROV + "startedAtTime")
 ENDED = _nt(vocab.PROV + "endedAtTime")
 RUN_STARTED = _nt(vocab.MLPROV + "runStarted")
+START_SECOND = _nt(vocab.MLPROV + "startSecond")
 DURATION = _nt(vocab.MLPROV + "duration")
 PART_OF = _nt(vocab.DCTERMS + "isPartOf")
 ORDER = _nt(vocab.MLPROV + "executionOrder")
@@ -490,8 +492,11 @@ def direct_values(statements: list[Statement], run: str) -> list[Statement]:
                 starts.append(o)
         elif p in _SUMMARISED:
             facts.setdefault(s, {})[p] = o
-    # The run's start under a property only runs have: the newest runs without reading every cell's start.
-    out: list[Statement] = [(run, RUN_STARTED, starts[0])] if starts else []
+    # The run's start under a property only runs have: the newest runs without reading every
+    # cell's start; and its second, which pages of runs in start order are read by.
+    out: list[Statement] = []
+    if starts:
+        out += [(run, RUN_STARTED, starts[0]), (run, START_SECOND, str(ox.Literal(start_second(_lexical(starts[0])))))]
     for node in sorted(set(inputs)):
         f = facts.get(node, {})
         if PARAMETER_NAME in f and HAS_VALUE in f:

@@ -31,6 +31,13 @@ parameter (below) can match any of several values; a slot parameter need not be 
 A parameter marked ``optional`` stays unbound when no value is given, so the query ranges
 over everything (every run, every plan); one with ``= default`` takes the default.
 
+*An order.* ``# order: newest first`` (or ``oldest first``) says the query lists runs a page
+at a time sorted by their start (``mlprov:runStarted``), in that order: it takes a ``limit``
+parameter and has one ``VALUES ?start_window { UNDEF }`` slot joined with the runs'
+``mlprov:startSecond``. mlprov fills the slot with the seconds that hold the page
+(:mod:`start_windows`), so the query reads those runs and not every run; a ``plan``
+parameter given a value narrows them to that plan's. As written, the slot lets every run in.
+
 Parameter types, and what a raw command-line string becomes:
 
 ``iri``      an absolute IRI (``scheme:rest``, no spaces or ``<>"{}|^`\\``): a named node.
@@ -77,7 +84,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import pyoxigraph as ox
 
-from . import run_summaries, series, stoppable_query, vocab
+from . import run_summaries, series, start_windows, stoppable_query, vocab
 from .errors import UserError
 from .resources import queries_dir
 from .store import query_keywords as query_form
@@ -102,7 +109,7 @@ _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+$")
 _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _MEASURE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER_FIELD = re.compile(r"^#\s*(title|description)\s*:\s*(.*)$")
+_HEADER_FIELD = re.compile(r"^#\s*(title|description|order)\s*:\s*(.*)$")
 _HEADER_PARAM = re.compile(
     r"^#\s*param\s+(?P<name>\S+)\s+\((?P<type>[^)]*)\)\s*"
     r"(?:(?P<optional>optional)\s*|=\s*(?P<default>\S+?)\s*)?:(?:\s+(?P<desc>.*))?$"
@@ -177,6 +184,9 @@ class CannedQuery:
     text: str
     path: Path | None = None
     in_library: bool = False
+    #: ``# order: newest first`` / ``oldest first``: the query pages runs in start order,
+    #: read a window of starts at a time (see :mod:`start_windows`); None otherwise.
+    order: str | None = None
 
     @property
     def label(self) -> str:
@@ -227,9 +237,20 @@ class QueryResult:
 # -- reading queries -------------------------------------------------------------------
 
 
-def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...]]:
-    """Title, description and parameters from the leading comment block of a query."""
+@dataclass(frozen=True)
+class Header:
+    """What a query's leading comment block declares."""
+
+    title: str
+    description: str
+    params: tuple[QueryParam, ...]
+    order: str | None = None
+
+
+def parse_header(text: str, where: str) -> Header:
+    """Title, description, parameters and order from the leading comment block of a query."""
     title = ""
+    order: str | None = None
     description: list[str] = []
     params: list[dict] = []
     current: list[str] | None = None  # the text that a continuation line extends
@@ -246,6 +267,12 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
             key, value = m.group(1), m.group(2).strip()
             if key == "title":
                 title = value
+                current = None
+            elif key == "order":
+                if value not in start_windows.ORDERS:
+                    raise UserError(f"{where} line {number}: '# order: {value}' is not an order; write "
+                                    f"{' or '.join(repr('# order: ' + o) for o in start_windows.ORDERS)}")
+                order = value
                 current = None
             else:
                 description = [value] if value else []
@@ -308,7 +335,7 @@ def parse_header(text: str, where: str) -> tuple[str, str, tuple[QueryParam, ...
             except UserError as error:
                 raise UserError(f"{where} line {p['line']}: default of {error}") from None
         built.append(param)
-    return title, " ".join(s for s in description if s).strip(), tuple(built)
+    return Header(title, " ".join(s for s in description if s).strip(), tuple(built), order)
 
 
 #: Queries read from files, by (path, in_library): the file's signature when it was read, and the query.
@@ -345,17 +372,16 @@ def _read_file(path: Path, *, in_library: bool) -> CannedQuery:
         raise UserError(f"query {path}: cannot read: {error.strerror or error}") from None
     except UnicodeDecodeError:
         raise UserError(f"query {path}: not UTF-8 text; save the query as UTF-8") from None
-    title, description, params = parse_header(text, str(path))
-    _check_slots(text, params, str(path))
-    return CannedQuery(
-        name=path.stem,
-        title=title or path.stem,
-        description=description,
-        params=params,
-        text=text,
-        path=path,
-        in_library=in_library,
-    )
+    return _from_text(text, str(path), name=path.stem, path=path, in_library=in_library)
+
+
+def _from_text(text: str, where: str, *, name: str, path: Path | None = None, in_library: bool = False) -> CannedQuery:
+    """A query from its text, its header read and its slots and clauses checked."""
+    header = parse_header(text, where)
+    _check_slots(text, header, where)
+    return CannedQuery(name=name, title=header.title or (path.stem if path else "SPARQL text"),
+                       description=header.description, params=header.params, text=text, path=path,
+                       in_library=in_library, order=header.order)
 
 
 def load_library() -> dict[str, CannedQuery]:
@@ -397,16 +423,7 @@ def resolve(spec: str) -> CannedQuery:
         if spec.endswith(".rq"):
             raise UserError(f"query {spec}: no such file")
     if _SPARQL_KEYWORD.search(_strip_comments(spec)) or _is_update_text(spec):
-        title, description, params = parse_header(spec, "query text")
-        _check_slots(spec, params, "query text")
-        return CannedQuery(
-            name="(text)",
-            title=title or "SPARQL text",
-            description=description,
-            params=params,
-            text=spec,
-            path=None,
-        )
+        return _from_text(spec, "query text", name="(text)")
     shown = spec if len(spec) <= 60 else spec[:57] + "..."
     raise UserError(
         f"query {shown}: not a query in the library, a .rq file or SPARQL text; "
@@ -504,11 +521,15 @@ def value_slots(text: str) -> dict[str, int]:
     return counts
 
 
-def _check_slots(text: str, params: Sequence[QueryParam], where: str) -> None:
-    """A list or result parameter needs a slot (every slot gets its value), a limit or offset one clause."""
+def _check_slots(text: str, header: Header, where: str) -> None:
+    """A list or result parameter needs a slot (every slot gets its value), a limit or offset
+    one clause; an order a start window slot and a limit."""
     counts = value_slots(text)
     code = _strip_comments(text)
-    for param in params:
+    if header.order and (counts.get(start_windows.SLOT) != 1 or not any(p.type == "limit" for p in header.params)):
+        raise UserError(f"{where}: '# order: {header.order}' needs one slot 'VALUES ?{start_windows.SLOT} {{ UNDEF }}' "
+                        "(on one line) joined with the runs' mlprov:startSecond, and a parameter of type limit")
+    for param in header.params:
         if param.type in _MODIFIERS:
             word = _MODIFIERS[param.type]
             if len(_MODIFIER[param.type].findall(code)) != 1:
@@ -792,6 +813,52 @@ def fill_slots(text: str, values: Mapping[str, Bound]) -> str:
 # -- running -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Page:
+    """A page of runs in start order: its rows, the rows before it, its order and the plan
+    summary whose counts say which start windows hold it (None: every plan's)."""
+
+    limit: int
+    offset: int
+    newest_first: bool
+    graph: str | None
+
+
+def _page_of(query: CannedQuery, bound: Mapping[str, Bound]) -> _Page | None:
+    """The page a query with ``# order:`` shows, when it shows one (a limit of 0 lists every run)."""
+    if query.order is None:
+        return None
+    modifiers = {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
+    if not modifiers.get("limit"):
+        return None
+    plan = bound.get("plan")
+    graph = run_summaries.summary_graph(plan.value) if isinstance(plan, ox.NamedNode) else None
+    return _Page(modifiers["limit"], modifiers.get("offset", 0), start_windows.ORDERS[query.order], graph)
+
+
+def _answer(store: "Store | RemoteStore", text: str, substitutions: Mapping[str, Term], page: _Page | None):
+    """The query's answer; a page of runs read from the start windows that hold it.
+
+    When the query's criteria leave the page short, the windows grow by what the rows
+    found so far say the criteria let through (eight times when none), up to every run.
+    """
+    if page is None:
+        return store.query(text, substitutions)
+    runs = page.offset + page.limit
+    while (windows := start_windows.seconds_for(store, runs, newest_first=page.newest_first, graph=page.graph)) is not None:
+        windowed = fill_slots(text, {start_windows.SLOT: tuple(ox.Literal(s) for s in windows.seconds)})
+        data = store.query(windowed, substitutions).serialize(format=ox.QueryResultsFormat.TSV)
+        rows = data.count(b"\n") - 1  # the header line, then a line a row
+        if rows >= page.limit:
+            return ox.parse_query_results(data, format=ox.QueryResultsFormat.TSV)
+        # The share of runs the criteria let through so far, a quarter more for the spread.
+        grow = 8.0 if rows == 0 else max(2.0, 1.25 * (page.offset + page.limit) / (page.offset + rows))
+        log.debug("%d rows in the %d runs at the page's end, %d asked for: %.1f times as many", rows, windows.runs,
+                  page.limit, grow)
+        runs = math.ceil(windows.runs * grow)
+    return store.query(text, substitutions)
+
+
 def run(store: "Store | RemoteStore", query: CannedQuery, raw_params: Mapping[str, object] | None = None) -> QueryResult:
     """Bind the parameters, run the query in this process and collect the whole result.
 
@@ -799,10 +866,12 @@ def run(store: "Store | RemoteStore", query: CannedQuery, raw_params: Mapping[st
     (the metrics ``mlprov run`` prints, the environment ``diff`` compares); a user's
     query goes through :func:`run_stoppable`.
     """
-    text, substitutions = prepare(query, raw_params or {})
+    check_read_only(query)
+    bound = bind(query, raw_params or {})
+    text, substitutions = _fill(query, bound)
     log.debug("query %s with %s", query.label, {k: str(v) for k, v in substitutions.items()})
     with _as_user_errors(query):
-        return expanded_series(_collect(store.query(text, substitutions), substitutions))
+        return expanded_series(_collect(_answer(store, text, substitutions, _page_of(query, bound)), substitutions))
 
 
 def run_stoppable(
@@ -834,7 +903,7 @@ def run_stoppable(
     }
     log.debug("query %s with %s, at most %g s", query.label, {k: str(v) for k, v in substitutions.items()}, timeout_s)
 
-    job = partial(_answered, query, text, substitutions, presence)
+    job = partial(_answered, query, text, substitutions, presence, _page_of(query, bound))
     answer = stoppable_query.run_in_child(location, job, timeout_s=timeout_s, label=query.label, session=session,
                                           reads_summaries=query.reads_summaries)
     header, _, payload = answer.partition(b"\n")
@@ -850,11 +919,11 @@ def run_stoppable(
     return result
 
 
-def _answered(query: CannedQuery, text: str, substitutions: dict, presence: dict[str, str],
+def _answered(query: CannedQuery, text: str, substitutions: dict, presence: dict[str, str], page: _Page | None,
               store: "Store | RemoteStore") -> bytes:
     """The query's answer as bytes, in the query's process, with which values the store lacks."""
     with _as_user_errors(query):
-        kind, payload, empty = _encode(store.query(text, substitutions))
+        kind, payload, empty = _encode(_answer(store, text, substitutions, page))
         absent = [name for name, ask in presence.items() if empty and not bool(store.query(ask))]
     return json.dumps({"kind": kind, "absent": absent}).encode("utf-8") + b"\n" + payload
 

@@ -31,7 +31,7 @@ from typing import Iterable, Iterator
 
 import pyoxigraph as ox
 
-from . import vocab
+from . import start_windows, vocab
 from .store import RemoteStore, Store, StoreLocation
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,15 @@ log = logging.getLogger(__name__)
 _one_at_a_time = threading.Lock()
 
 SUMMARY_BASE = "urn:mlprov:summary:plan:"
-#: A graph that exists once every plan's summary, step aggregates included, has been built.
-MARKER_GRAPH = "urn:mlprov:summary:built:2"
-#: The marker of summaries without step aggregates (an earlier mlprov's): such a store is rebuilt.
-_OLDER_MARKER = "urn:mlprov:summary:built"
-#: What only the summaries hold: their graphs' terms, and each run's direct start.
-_SUMMARY_TERMS = re.compile(r"urn:mlprov:summary:|\b(?:runStarted|summaryOf|partOfSummary|summaryStatus|runCount"
-                            r"|lastStarted|executionCount|lastExecution|durationSum|durationCount)\b")
+#: A graph that exists once every plan's summary, step aggregates and start windows included, has been built.
+MARKER_GRAPH = "urn:mlprov:summary:built:3"
+#: The markers of summaries an earlier mlprov built (without step aggregates, without start
+#: windows): such a store is rebuilt.
+_OLDER_MARKERS = ("urn:mlprov:summary:built", "urn:mlprov:summary:built:2")
+#: What only the summaries hold: their graphs' terms, and each run's direct start and start second.
+_SUMMARY_TERMS = re.compile(r"urn:mlprov:summary:|\b(?:runStarted|startSecond|summaryOf|partOfSummary|summaryStatus|runCount"
+                            r"|lastStarted|executionCount|lastExecution|durationSum|durationCount"
+                            r"|summaryDay|summaryMinute|summarySecond|windowOf)\b")
 #: Runs merged in one update: each update reads these runs only.
 RUNS_AN_UPDATE = 200
 
@@ -112,6 +114,7 @@ WHERE {{
   BIND (COALESCE(?old_sum, 0) + ?added_sum AS ?sum)
   BIND (COALESCE(?old_durations, 0) + ?added AS ?durations)
 }} ;
+{windows}
 DELETE {{ GRAPH ?summary {{ ?step mlprov:lastExecution ?old_execution }} }}
 INSERT {{ GRAPH ?summary {{ ?step mlprov:lastExecution ?execution }} }}
 WHERE {{
@@ -122,11 +125,40 @@ WHERE {{
 }}
 """
 
+# The runs counted by the day, minute or second they started in (start_windows pages by
+# them): one node a window, named by its key, with the key of the window it is part of.
+_WINDOW_COUNTS = """
+DELETE {{ GRAPH ?summary {{ ?old_node mlprov:runCount ?old_runs }} }}
+INSERT {{ GRAPH ?summary {{ ?node mlprov:LEVEL ?window ; mlprov:runCount ?runs PARENT_INSERT }} }}
+WHERE {{
+  {{ SELECT ?plan ?window ?parent (COUNT(?run) AS ?added)
+    WHERE {{ {runs} GRAPH ?run_graph {{ ?run mlprov:plan ?plan ; a mls:Run ; mlprov:startSecond ?second }}
+             BIND (SUBSTR(?second, 1, LENGTH) AS ?window) BIND (SUBSTR(?second, 1, PARENT_LENGTH) AS ?parent) }}
+    GROUP BY ?plan ?window ?parent }}
+  VALUES (?plan ?summary) {{ {pairs} }}
+  OPTIONAL {{ GRAPH ?summary {{ ?old_node mlprov:LEVEL ?window ; mlprov:runCount ?old_runs }} }}
+  BIND (IRI(CONCAT(STR(?summary), "/LEVEL/", ?window)) AS ?node)
+  BIND (COALESCE(?old_runs, 0) + ?added AS ?runs)
+}} ;"""
+_WINDOWS = "".join(
+    _WINDOW_COUNTS.replace("PARENT_LENGTH", str(parent or level)).replace("LENGTH", str(level))
+    .replace("PARENT_INSERT", "; mlprov:windowOf ?parent" if parent else "")
+    .replace("LEVEL", start_windows.LEVEL_PROPERTY[level])
+    for level, parent in ((start_windows.DAY, None), (start_windows.MINUTE, start_windows.DAY),
+                          (start_windows.SECOND, start_windows.MINUTE))
+)
+_MERGE = _MERGE.replace("{windows}", _WINDOWS)
+
 # A store written before: each run's start as the direct property that ``runs`` pages by.
 _BACKFILL = _PREFIXES + """
 INSERT { GRAPH ?graph { ?run mlprov:runStarted ?started } }
 WHERE { GRAPH ?graph { ?run a mls:Run ; prov:startedAtTime ?started } FILTER NOT EXISTS { ?run mlprov:runStarted ?any } }
 """
+# ... and the second it started in, which SPARQL cannot put in UTC: start_windows.start_second does.
+_UNDATED = _PREFIXES + """SELECT ?graph ?run ?started
+WHERE { GRAPH ?graph { ?run a mls:Run ; mlprov:runStarted ?started } FILTER NOT EXISTS { ?run mlprov:startSecond ?any } }"""
+#: Runs given their start second in one update.
+SECONDS_AN_UPDATE = 2000
 _PLANS_OF_RUNS = _PREFIXES + "SELECT DISTINCT ?plan WHERE {{ VALUES ?run {{ {runs} }} ?run mlprov:plan ?plan }}"
 _EVERY_PLAN = _PREFIXES + "SELECT DISTINCT ?plan WHERE { ?run mlprov:plan ?plan }"
 _EVERY_RUN = _PREFIXES + "SELECT DISTINCT ?run WHERE { ?run mlprov:plan ?plan ; a mls:Run }"
@@ -193,8 +225,9 @@ def _plans_of(store: Store | RemoteStore, runs: list[str]) -> list[str]:
 def _mark_built(store: Store | RemoteStore) -> None:
     marker = ox.NamedNode(MARKER_GRAPH)
     store.replace_graph(MARKER_GRAPH, [ox.Triple(marker, ox.NamedNode(vocab.MLPROV + "summariesBuilt"), ox.Literal("1"))])
-    if store.has_graph(_OLDER_MARKER):
-        store.remove_graph(_OLDER_MARKER)
+    for older in _OLDER_MARKERS:
+        if store.has_graph(older):
+            store.remove_graph(older)
 
 
 def refresh_runs(store: Store | RemoteStore, runs: Iterable[str], *, new: bool = False) -> None:
@@ -245,12 +278,23 @@ def rebuild(store: Store | RemoteStore) -> None:
     if store.has_graph(MARKER_GRAPH):
         store.remove_graph(MARKER_GRAPH)
     _update(store, _BACKFILL)
+    _backfill_seconds(store)
     plans = _plans(store, _EVERY_PLAN)
     log.info("building the run summaries of %d plans", len(plans))
     if plans:
         _update(store, _CLEAR.format(summaries=_iris(summary_graph(p) for p in plans)))
     merge(store, [row["run"].value for row in store.query(_EVERY_RUN)])
     _mark_built(store)
+
+
+def _backfill_seconds(store: Store | RemoteStore) -> None:
+    """Each run without one gets the second it started in (written by an earlier mlprov)."""
+    second = ox.NamedNode(vocab.MLPROV + "startSecond")
+    rows = [(row["graph"], row["run"], row["started"].value) for row in store.query(_UNDATED)]
+    for start in range(0, len(rows), SECONDS_AN_UPDATE):
+        quads = " ".join(f"GRAPH {graph} {{ {run} {second} {ox.Literal(start_windows.start_second(started))} }}"
+                         for graph, run, started in rows[start : start + SECONDS_AN_UPDATE])
+        _update(store, f"INSERT DATA {{ {quads} }}")
 
 
 def missing(store: Store | RemoteStore) -> bool:

@@ -385,15 +385,15 @@ def test_every_query_parses_and_runs_on_an_empty_store(name, empty_store):
 
 
 def test_header_continuation_lines_defaults_and_optional_params():
-    title, description, params = queries.parse_header(
+    header = queries.parse_header(
         "# title: T\n# description: first part\n#   second part\n"
         "# param n (integer) = 3: how many,\n#   at most, e.g. 5\n"
         "# param who (iri) optional: someone, e.g. urn:x:y; all when left out\n"
         "# a plain comment\nSELECT ?n ?who WHERE {}\n",
         "t.rq",
     )
-    assert (title, description) == ("T", "first part second part")
-    assert params == (
+    assert (header.title, header.description, header.order) == ("T", "first part second part", None)
+    assert header.params == (
         queries.QueryParam("n", "integer", "how many, at most, e.g. 5", "3", False, "5"),
         queries.QueryParam(
             "who", "iri", "someone, e.g. urn:x:y; all when left out", None, False, "urn:x:y"

@@ -87,11 +87,12 @@ def _aggregated(store) -> list[tuple]:
 
 
 def as_an_earlier_mlprov_left_it(location: StoreLocation) -> None:
-    """The store without what an earlier mlprov did not write: no summaries, no direct start."""
+    """The store without what an earlier mlprov did not write: no summaries, no direct start or start second."""
     with open_store(location) as store:
         for graph in [g.value for g in store.inner.named_graphs() if g.value.startswith("urn:mlprov:summary:")]:
             store.remove_graph(graph)
         store.inner.update("DELETE WHERE { GRAPH ?g { ?run <https://w3id.org/mlprov#runStarted> ?t } }")
+        store.inner.update("DELETE WHERE { GRAPH ?g { ?run <https://w3id.org/mlprov#startSecond> ?t } }")
 
 
 def _rows(store, name: str, params: dict) -> list[dict]:
