@@ -760,9 +760,14 @@ def prepare(
     return _fill(query, bind(query, raw))
 
 
+def _modifiers(query: CannedQuery, bound: Mapping[str, Bound]) -> dict[str, int]:
+    """The given ``limit`` and ``offset``, by type."""
+    return {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
+
+
 def _fill(query: CannedQuery, bound: Mapping[str, Bound]) -> tuple[str, dict[str, ox.NamedNode | ox.Literal]]:
     slots = query.slots
-    modifiers = {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
+    modifiers = _modifiers(query, bound)
     text = fill_slots(query.text, {name: value for name, value in bound.items() if name in slots})
     text = fill_modifiers(text, modifiers)
     substitutions = {
@@ -828,7 +833,7 @@ def _page_of(query: CannedQuery, bound: Mapping[str, Bound]) -> _Page | None:
     """The page a query with ``# order:`` shows, when it shows one (a limit of 0 lists every run)."""
     if query.order is None:
         return None
-    modifiers = {p.type: int(bound[p.name].value) for p in query.params if p.type in _MODIFIERS and p.name in bound}
+    modifiers = _modifiers(query, bound)
     if not modifiers.get("limit"):
         return None
     plan = bound.get("plan")
