@@ -29,6 +29,9 @@
    run and collected; the whole run: ``run_record.read_run_record``) against raw pyoxigraph
    running the same SPARQL, under the 2 ms target (``run_api`` in the JSON;
    ``--run-api-only`` times only these).
+4. Makes ``--add-runs`` more runs and ingests them into an empty store, then into the
+   store of N runs: ``ingest_into_full`` holds both times and their ratio (empty over
+   full; the target is 0.8 or more). The store then holds N plus these runs.
 
 Writes the JSON to ``--json`` and a table to stdout. Needs a few GB of disk at N=10,000.
 """
@@ -602,6 +605,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-budget", type=float, default=40.0, help="seconds of repetitions per query and engine pair [40]")
     parser.add_argument("--reps-run-api", type=int, default=100,
                         help="repetitions of each question about one run through the Python API [100]")
+    parser.add_argument("--add-runs", type=int, default=1000,
+                        help="runs made after the queries and ingested into an empty store, then into the full one "
+                             "(ingest_into_full in the JSON; 0: not measured) [1000]")
     parser.add_argument("--run-api-only", action="store_true",
                         help="time only one run's questions through the Python API (settings, results, cells, artifacts, "
                              "environment, whole run), not every canned query")
@@ -759,12 +765,40 @@ def main(argv: list[str] | None = None) -> int:
             "queries_over_1_3x": sorted(k for k, v in out.items() if (v["mlprov_over_pyoxigraph"] or 0) > TARGETS["overhead_ratio"]),
             "ingest_ratio": report["ingest_ratio"],
         }
+        if args.add_runs:
+            print(f"adding {args.add_runs} more runs to an empty store, then to the store of {args.runs} runs ...", flush=True)
+            report["ingest_into_full"] = ingest_into_full(workdir, location, plans, args.add_runs, args.make_workers)
+            report["summary"]["ingest_into_full_ratio"] = report["ingest_into_full"]["ratio"]
         bench_report.write_report(report, args.json)
         print(table(report))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def ingest_into_full(workdir: Path, full: StoreLocation, plans: list[dict], n: int, workers: int) -> dict:
+    """``n`` new runs ingested into an empty store, then the same into the full one: how
+    much slower a store that holds many runs takes new ones (the ratio, empty over full)."""
+    later = workdir / "later"
+    shutil.rmtree(later, ignore_errors=True)
+    journals, _ = make_runs(n, later, plans, workers)
+    copy = later / "journal-copy"
+    shutil.copytree(later / "journal", copy)  # ingest compresses what it stored: each store gets its own
+    empty = StoreLocation(later / "empty-store")
+    with open_store(empty) as store:
+        for plan in plans:
+            loaded = load(Path(plan["file"]))
+            ingest.store_plan(store, loaded.graph, loaded.plan)
+    seconds = {}
+    for name, location, folder in (("empty_s", empty, copy), ("full_s", full, later / "journal")):
+        subprocess.run(["sync"], check=False)
+        started = time.perf_counter()
+        with open_store(location) as store:
+            ingest.ingest_journals(store, [folder / j.name for j in journals])
+        seconds[name] = round(time.perf_counter() - started, 2)
+    shutil.rmtree(later, ignore_errors=True)
+    return {"runs_added": n, **seconds, "ratio": round(seconds["empty_s"] / seconds["full_s"], 3)}
 
 
 def table(report: dict) -> str:
@@ -799,6 +833,9 @@ def table(report: dict) -> str:
         f"{mib('journals_kept')}; {report['bytes_per_run']:,} bytes a run on disk; ingest peak RSS "
         f"{report['ingest_peak_rss_bytes'] / 2**20:,.0f} MiB.",
     ]
+    if added := report.get("ingest_into_full"):
+        lines.append(f"{added['runs_added']:,} more runs: {added['empty_s']} s into an empty store, {added['full_s']} s into "
+                     f"the store of {report['runs']:,} runs: ratio {added['ratio']:.2f}.")
     return "\n".join(lines)
 
 

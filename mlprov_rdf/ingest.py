@@ -15,6 +15,7 @@ few terms it needs, and Oxigraph parses the rest as it writes (see ``ingest_jour
 from __future__ import annotations
 
 import errno
+import functools
 import gzip
 import hashlib
 import logging
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Container, Iterable, Iterator
 
 import pyoxigraph as ox
 import rdflib
@@ -163,13 +164,13 @@ class PreparedRun:
     body: str  # the run graph's statements, one N-Triples line each
     count: int  # distinct statements
     status: str
-    shared: str = ""  # the environment nodes the run links (``vocab.env_iri``), for ``vocab.ENV_GRAPH``
+    shared: tuple[str, ...] = ()  # lines of the environment nodes the run links (``vocab.env_iri``), for ``vocab.ENV_GRAPH``
 
     @property
     def has_blank_nodes(self) -> bool:
         return "_:" in self.body  # or a literal that holds "_:": then it merely takes the update path
 
-    def nquads(self) -> str:
+    def nquads(self, stored: Container[str] = frozenset()) -> str:
         """The run graph as N-Quads: each line's " ." becomes " <GRAPH> .".
 
         N-Quads, not a TriG block, because its parser takes one statement a line and
@@ -177,24 +178,30 @@ class PreparedRun:
         that is not one plain statement makes the write fail instead of saying more than
         it seems to. Every line of ``body`` ends in " ." and holds no carriage return
         (see ``_quick_scan``), so the replacement meets line ends only. The environment
-        nodes go into the graph all runs share (written again, they change nothing).
+        nodes go into the graph all runs share (written again, they change nothing); the
+        lines in ``stored``, which an earlier write of the same import stored, are left out.
         """
-        return self.body.replace(" .\n", f" <{self.graph}> .\n") + self.shared.replace(" .\n", _IN_ENV_GRAPH)
+        return self.body.replace(" .\n", f" <{self.graph}> .\n") + _environment_nquads(self.shared, stored)
 
     @property
     def nquad_lines(self) -> int:
         """Lines of :meth:`nquads`, the shared environment's included: what a bulk write's bound counts."""
-        return self.body.count("\n") + self.shared.count("\n")
+        return self.body.count("\n") + len(self.shared)
 
     def quads(self) -> list[ox.Quad]:
         """The run graph's quads (without the shared environment: :meth:`shared_quads`)."""
         return list(ox.parse(self.body.replace(" .\n", f" <{self.graph}> .\n"), format=ox.RdfFormat.N_QUADS))
 
     def shared_quads(self) -> list[ox.Quad]:
-        return list(ox.parse(self.shared.replace(" .\n", _IN_ENV_GRAPH), format=ox.RdfFormat.N_QUADS))
+        return list(ox.parse(_environment_nquads(self.shared), format=ox.RdfFormat.N_QUADS))
 
 
 _IN_ENV_GRAPH = f" <{vocab.ENV_GRAPH}> .\n"
+
+
+def _environment_nquads(lines: Iterable[str], stored: Container[str] = frozenset()) -> str:
+    """Environment lines (N-Triples) as N-Quads in ``vocab.ENV_GRAPH``, those in ``stored`` left out."""
+    return "".join(line[:-2] + _IN_ENV_GRAPH for line in lines if line not in stored)
 
 
 @dataclass(frozen=True)
@@ -257,28 +264,50 @@ def _shared_environment(path: Path, lines: list[str]) -> tuple[list[str], list[s
             own.append(line)
     if not shared:
         return own, []
+    found = _environment_problem(tuple(shared))
+    if found is not None:
+        index, problem = found
+        line, number = list(shared.items())[index]
+        if problem is None:
+            _line_statement(path, number, line)  # refuses a statement in a named graph as such
+            problem = ("an environment node's statement that is not one N-Triples statement without blank nodes; "
+                       "remove the line")
+        raise JournalRefused(path, f"{path}: line {number}: {problem}")
+    return own, list(shared)
+
+
+@functools.lru_cache(maxsize=64)
+def _environment_problem(lines: tuple[str, ...]) -> tuple[int, str | None] | None:
+    """The first of the environment lines that cannot be stored (its index, and why, None
+    for a line that is not one N-Triples statement without blank nodes), or None.
+
+    Cached: the runs of one machine share their environment, so an import of many of
+    them checks the same lines (a package list: a fifth of a run's lines) once.
+    """
     try:  # one parse for all of them; a line at a time only to name the one that does not parse
-        parsed = list(ox.parse("\n".join(shared), format=ox.RdfFormat.N_TRIPLES))
+        parsed = list(ox.parse("\n".join(lines), format=ox.RdfFormat.N_TRIPLES))
     except SyntaxError:
         parsed = []
-    if len(parsed) != len(shared) or any(isinstance(t.object, ox.BlankNode) for t in parsed):
-        for line, number in shared.items():
-            statement = _line_statement(path, number, line)
-            if statement is None or statement[2].startswith("_:"):
-                raise JournalRefused(path, f"{path}: line {number}: an environment node's statement that is not one "
-                                           "N-Triples statement without blank nodes; remove the line")
+    if len(parsed) != len(lines) or any(isinstance(t.object, ox.BlankNode) for t in parsed):
+        for index, line in enumerate(lines):
+            try:
+                one = list(ox.parse(line, format=ox.RdfFormat.N_TRIPLES))
+            except SyntaxError:
+                one = []
+            if len(one) != 1 or isinstance(one[0].object, ox.BlankNode):
+                return index, None
     described: dict[str, list[str]] = {}
-    for line in shared:
+    for line in lines:
         subject, _, rest = line.partition(" ")
         described.setdefault(subject, []).append(rest[:-2])
     for subject, description in described.items():
         kind = subject[len(_ENV_SUBJECT):-1].rpartition(":")[0]
         if not kind or vocab.env_iri(kind, description) != subject[1:-1]:
-            number = next(n for line, n in shared.items() if line.startswith(subject + " "))
-            raise JournalRefused(path, f"{path}: line {number}: the environment node {subject} is not named by what "
-                                       f"its lines say ({vocab.ENV_BASE}KIND:HASH, see docs/data-model.md); a journal "
-                                       "cannot change a shared node: remove its lines, or ingest the journal capture wrote")
-    return own, list(shared)
+            index = next(i for i, line in enumerate(lines) if line.startswith(subject + " "))
+            return index, (f"the environment node {subject} is not named by what its lines say "
+                           f"({vocab.ENV_BASE}KIND:HASH, see docs/data-model.md); a journal cannot change a shared "
+                           "node: remove its lines, or ingest the journal capture wrote")
+    return None
 
 
 def _about_own_run(subject: str, predicate: str, obj: str, run: str) -> bool:
@@ -772,8 +801,7 @@ def prepare(path: Path, *, line_by_line: bool = False) -> PreparedRun:
         derived.append(kept)
     count = len(set(lines).union(derived))
     body = "\n".join(lines + derived) + "\n"
-    return PreparedRun(path, run, vocab.bundle_iri(plain.stem), body, count, finished.status,
-                       "".join(line + "\n" for line in shared))
+    return PreparedRun(path, run, vocab.bundle_iri(plain.stem), body, count, finished.status, tuple(shared))
 
 
 def _disk_full(error: OSError) -> bool:
@@ -883,7 +911,8 @@ def ingest_journals(
         else:
             # The graphs there are, read once: the store's write lock keeps them so meanwhile.
             known = store.graph_names()
-            batch = _Batch(store)
+            stored_environment: set[str] = set()  # lines a finished batch wrote: the next ones leave them out
+            batch = _Batch(store, stored_environment)
             with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="mlprov-ingest") as writers:
                 pending: deque[Future] = deque()
 
@@ -896,7 +925,7 @@ def ingest_journals(
                     batch.close()
                     collect(keep=WRITERS - 1)
                     pending.append(writers.submit(_write_batch, store, batch))
-                    batch = _Batch(store)
+                    batch = _Batch(store, stored_environment)
 
                 try:
                     for prepared in prepared_runs():
@@ -910,7 +939,7 @@ def ingest_journals(
                         if batch.lines + lines > BULK_QUADS:
                             submit()
                         known.add(prepared.graph)
-                        batch.add(prepared, lines)
+                        batch.add(prepared)
                     batch.close()
                     collect()
                 except BaseException:  # the batches under way are written and marked all the same
@@ -926,22 +955,33 @@ def ingest_journals(
 @dataclass
 class _Batch:
     """New runs on their way to one bulk write: their N-Quads in a file the loader streams
-    (see :meth:`Store.bulk_file`), not in memory; the runs kept for their results."""
+    (see :meth:`Store.bulk_file`), not in memory; the runs kept for their results.
+
+    The environment lines go in once: those of ``stored`` (written by a batch of the same
+    import that has finished) and those already in this batch are left out, which is most
+    of a run's environment (its packages). A line counts as stored only once its batch is
+    in the store, so a batch that fails takes nothing from the ones after it.
+    """
 
     store: Store
+    stored: set[str]
     path: Path = field(init=False)
     runs: list[PreparedRun] = field(default_factory=list)
     lines: int = 0
+    environment: set[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.path = self.store.bulk_file()
         self._out = open(self.path, "w", encoding="utf-8", newline="")
+        self.environment = set(self.stored)
 
-    def add(self, prepared: PreparedRun, lines: int) -> None:
+    def add(self, prepared: PreparedRun) -> None:
+        new = [line for line in prepared.shared if line not in self.environment]
         with _storing(self.store, [prepared]):  # the file is on the store's disk: a full one is named so
-            self._out.write(prepared.nquads())
+            self._out.write(prepared.nquads(self.environment))
+        self.environment.update(new)
         self.runs.append(replace(prepared, body=""))  # the text is in the file
-        self.lines += lines
+        self.lines += prepared.body.count("\n") + len(new)
 
     def close(self) -> None:
         if not self.runs:
@@ -963,6 +1003,7 @@ def _write_batch(store: Store, batch: _Batch) -> list[IngestResult | JournalRefu
             try:
                 with _storing(store, batch.runs):
                     store.add_graphs(batch.path, batch.lines)
+                    batch.stored.update(batch.environment)
                     run_summaries.refresh_runs(store, [p.run for p in batch.runs], new=True)
                 return [_recorded(p, p.count) for p in batch.runs]
             except SyntaxError as error:  # a journal line the quick reading let through

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from mlprov_rdf import ingest, vocab
+from mlprov_rdf.run_record import read_run_record
 from mlprov_rdf.cli import INGEST_LINES, main
-from mlprov_rdf.store import StoreLocation, open_store
+from mlprov_rdf.store import Store, StoreLocation, open_store
 from tests.bad_input import error_lines
 
 
@@ -69,6 +70,27 @@ def test_a_batch_gives_the_graphs_that_one_run_at_a_time_gives(executed_run, tmp
         # The 40 runs had one environment: described once, whichever way they were written.
         assert _graph(a, vocab.ENV_GRAPH) == _graph(b, vocab.ENV_GRAPH)
         assert len(_graph(a, vocab.ENV_GRAPH)) == len(environment) > 100
+
+
+def test_the_environment_goes_in_once_an_import_and_every_batch_s_runs_have_it(executed_run, tmp_path, monkeypatch):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 60)
+    environment = {line for line in journals[0].read_text(encoding="utf-8").split("\n") if line.startswith("<" + vocab.ENV_BASE)}
+    monkeypatch.setattr(ingest, "BULK_QUADS", ingest.MIN_BULK_QUADS * 2)  # batches of about 30 runs
+    written: list[int] = []  # environment lines in each bulk write's file
+    add_graphs = Store.add_graphs
+
+    def counted(store, nquads, lines):
+        written.append(sum(1 for line in nquads.open(encoding="utf-8") if line.endswith(f"<{vocab.ENV_GRAPH}> .\n")))
+        return add_graphs(store, nquads, lines)
+
+    monkeypatch.setattr(Store, "add_graphs", counted)
+    location = StoreLocation(tmp_path / "store")
+    with open_store(location) as store:
+        ingest.ingest_journals(store, journals)
+        assert len(written) >= 2 and sum(written) <= len(environment) * ingest.WRITERS
+        assert len(_graph(store, vocab.ENV_GRAPH)) == len(environment)
+        packages = {len(read_run_record(store, vocab.run_iri(j.stem)).environment.packages) for j in journals}
+    assert packages == {sum(1 for line in environment if "packageName" in line)}
 
 
 def test_ingesting_a_batch_again_changes_nothing(executed_run, tmp_path):
