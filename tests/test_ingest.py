@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import subprocess
 import sys
@@ -91,6 +92,30 @@ def test_the_environment_goes_in_once_an_import_and_every_batch_s_runs_have_it(e
         assert len(_graph(store, vocab.ENV_GRAPH)) == len(environment)
         packages = {len(read_run_record(store, vocab.run_iri(j.stem)).environment.packages) for j in journals}
     assert packages == {sum(1 for line in environment if "packageName" in line)}
+
+
+def test_an_import_read_by_worker_processes_stores_what_one_process_stores(executed_run, tmp_path, monkeypatch, caplog):
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 30)
+    with journals[7].open("a", encoding="utf-8") as f:
+        f.write('<urn:mlprov:run:x> <https://w3id.org/mlprov#status> "cut')  # a warning, from a worker
+    refused = journals[12].with_name("not a run id.nt")
+    journals[12].rename(refused)
+    journals[12] = refused
+    copies = _copies(_journal(executed_run), tmp_path / "copies", 30)  # the same runs, for one process
+    copies[12].unlink()
+    monkeypatch.setattr(ingest, "PARALLEL_JOURNALS", 10)
+    with open_store(StoreLocation(tmp_path / "parallel")) as store, caplog.at_level(logging.WARNING):
+        with pytest.raises(ingest.JournalsRefused) as refusal:
+            ingest.ingest_journals(store, journals)
+        assert [r.journal for r in refusal.value.stored] == journals[:12] + journals[13:]
+        assert "not a run id.nt: not named as mlprov names journals" in str(refusal.value.refused[0])
+        parallel = {g: _graph(store, g) for g in _bundles(store)}
+    assert any("dropped a line cut off at the end" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(ingest, "PARALLEL_JOURNALS", 10_000)
+    with open_store(StoreLocation(tmp_path / "one")) as store:
+        ingest.ingest_journals(store, copies[:12] + copies[13:])
+        assert parallel == {g: _graph(store, g) for g in _bundles(store)}
+    assert len(parallel) == 29
 
 
 def test_ingesting_a_batch_again_changes_nothing(executed_run, tmp_path):
