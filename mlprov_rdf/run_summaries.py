@@ -289,7 +289,7 @@ def rebuild(store: Store | RemoteStore) -> None:
 
 def _backfill_seconds(store: Store | RemoteStore) -> None:
     """Each run without one gets the second it started in (written by an earlier mlprov)."""
-    second = ox.NamedNode(vocab.MLPROV + "startSecond")
+    second = ox.NamedNode(vocab.START_SECOND)
     rows = [(row["graph"], row["run"], row["started"].value) for row in store.query(_UNDATED)]
     for start in range(0, len(rows), SECONDS_AN_UPDATE):
         quads = " ".join(f"GRAPH {graph} {{ {run} {second} {ox.Literal(start_windows.start_second(started))} }}"

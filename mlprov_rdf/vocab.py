@@ -29,6 +29,9 @@ METRIC = "https://w3id.org/mlprov/metric#"
 #: The run's record as its page reads it, kept by ingest in the run's graph: a cache of the
 #: graph's own statements, which exports and graph views leave out (see docs/data-model.md).
 RUN_RECORD = MLPROV + "runRecord"
+#: The UTC second a run started in, as a direct value: what pages of runs in start order
+#: are read by (see ``start_windows``).
+START_SECOND = MLPROV + "startSecond"
 
 
 def param_property(name: str) -> str:
