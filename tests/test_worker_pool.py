@@ -53,7 +53,8 @@ def test_a_warning_in_a_worker_is_logged_here(caplog):
     with caplog.at_level(logging.WARNING):
         assert list(worker_pool.ordered_map(_warn, list(range(40)), workers=2, chunk=4)) == list(range(40))
     odd = [r for r in caplog.records if r.name == "tests.worker_pool"]
-    assert [r.getMessage().split(" (")[0] for r in odd] == [f"item {n} looked odd" for n in (3, 13, 23, 33)]
+    # (in the order the workers logged them, which two workers need not keep)
+    assert sorted(r.getMessage().split(" (")[0] for r in odd) == sorted(f"item {n} looked odd" for n in (3, 13, 23, 33))
     assert all(f"pid {PARENT})" not in r.getMessage() for r in odd), "logged by the workers, not here"
 
 
