@@ -684,10 +684,7 @@ def main(argv: list[str] | None = None) -> int:
 
             # -- ingest ------------------------------------------------------------------------
             location = StoreLocation(workdir / "mlprov-store")
-            with open_store(location) as store:
-                for plan in plans:
-                    loaded = load(Path(plan["file"]))
-                    ingest.store_plan(store, loaded.graph, loaded.plan)
+            _store_plans(location, plans)
             subprocess.run(["sync"], check=False)
             print("ingesting ...", flush=True)
             with _PeakMemory() as memory:
@@ -825,6 +822,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _store_plans(location: StoreLocation, plans: list[dict]) -> None:
+    """The benchmark's plans into a store, as ``mlprov run`` puts a plan there before its runs."""
+    with open_store(location) as store:
+        for plan in plans:
+            loaded = load(Path(plan["file"]))
+            ingest.store_plan(store, loaded.graph, loaded.plan)
+
+
 def ingest_into_full(workdir: Path, full: StoreLocation, plans: list[dict], n: int, workers: int) -> dict:
     """``n`` new runs ingested into an empty store, then the same into the full one: how
     much slower a store that holds many runs takes new ones (the ratio, empty over full)."""
@@ -834,10 +839,7 @@ def ingest_into_full(workdir: Path, full: StoreLocation, plans: list[dict], n: i
     copy = later / "journal-copy"
     shutil.copytree(later / "journal", copy)  # ingest compresses what it stored: each store gets its own
     empty = StoreLocation(later / "empty-store")
-    with open_store(empty) as store:
-        for plan in plans:
-            loaded = load(Path(plan["file"]))
-            ingest.store_plan(store, loaded.graph, loaded.plan)
+    _store_plans(empty, plans)
     seconds = {}
     for name, location, folder in (("empty_s", empty, copy), ("full_s", full, later / "journal")):
         subprocess.run(["sync"], check=False)

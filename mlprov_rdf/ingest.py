@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Container, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pyoxigraph as ox
 import rdflib
@@ -173,7 +173,7 @@ class PreparedRun:
     def has_blank_nodes(self) -> bool:
         return "_:" in self.body  # or a literal that holds "_:": then it merely takes the update path
 
-    def nquads(self, stored: Container[str] = frozenset()) -> str:
+    def nquads(self, environment: Iterable[str] | None = None) -> str:
         """The run graph as N-Quads: each line's " ." becomes " <GRAPH> .".
 
         N-Quads, not a TriG block, because its parser takes one statement a line and
@@ -181,10 +181,11 @@ class PreparedRun:
         that is not one plain statement makes the write fail instead of saying more than
         it seems to. Every line of ``body`` ends in " ." and holds no carriage return
         (see ``_quick_scan``), so the replacement meets line ends only. The environment
-        nodes go into the graph all runs share (written again, they change nothing); the
-        lines in ``stored``, which an earlier write of the same import stored, are left out.
+        nodes go into the graph all runs share (written again, they change nothing):
+        ``environment``, the lines of ``shared`` a batch has not written yet, or all of them.
         """
-        return self.body.replace(" .\n", f" <{self.graph}> .\n") + _environment_nquads(self.shared, stored)
+        lines = self.shared if environment is None else environment
+        return self.body.replace(" .\n", f" <{self.graph}> .\n") + _environment_nquads(lines)
 
     @property
     def nquad_lines(self) -> int:
@@ -202,9 +203,9 @@ class PreparedRun:
 _IN_ENV_GRAPH = f" <{vocab.ENV_GRAPH}> .\n"
 
 
-def _environment_nquads(lines: Iterable[str], stored: Container[str] = frozenset()) -> str:
-    """Environment lines (N-Triples) as N-Quads in ``vocab.ENV_GRAPH``, those in ``stored`` left out."""
-    return "".join(line[:-2] + _IN_ENV_GRAPH for line in lines if line not in stored)
+def _environment_nquads(lines: Iterable[str]) -> str:
+    """Environment lines (N-Triples) as N-Quads in ``vocab.ENV_GRAPH``."""
+    return "".join(line[:-2] + _IN_ENV_GRAPH for line in lines)
 
 
 @dataclass(frozen=True)
@@ -999,7 +1000,7 @@ class _Batch:
     def add(self, prepared: PreparedRun) -> None:
         new = [line for line in prepared.shared if line not in self.environment]
         with _storing(self.store, [prepared]):  # the file is on the store's disk: a full one is named so
-            self._out.write(prepared.nquads(self.environment))
+            self._out.write(prepared.nquads(new))
         self.environment.update(new)
         self.runs.append(replace(prepared, body=""))  # the text is in the file
         self.lines += prepared.body.count("\n") + len(new)
