@@ -702,7 +702,7 @@ def kernel_install(name: str, display_name: str, where: str, prefix: Path | None
 
 @main.group("store")
 def store_group() -> None:
-    """Check the store folder, or back it up; both open it read-only."""
+    """Check the store folder, back it up (both read-only), or compact it."""
 
 
 @store_group.command("check")
@@ -725,6 +725,17 @@ def store_backup(directory: Path, store: str | None) -> None:
 
     database = backup(_location(store), directory)
     click.echo(f"backed up the store into {database}; restore by copying it over the damaged oxigraph folder")
+
+
+@store_group.command("compact")
+@_store_option
+def store_compact(store: str | None) -> None:
+    """Merge the database's files, so that lookups read fewer: after many small imports (a large one compacts by itself)."""
+    from .store_check import compact
+
+    done = compact(_location(store), on_start=lambda: click.echo(
+        "compacting the store (it rewrites the database; Ctrl-C stops it and leaves the store as it was) ...", err=True))
+    click.echo(f"compacted the store in {done.seconds:.1f} s: {done.before / 1e6:,.0f} MB before, {done.after / 1e6:,.0f} MB after")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 import warnings
 import zlib
 from collections import deque
@@ -101,6 +102,11 @@ PARALLEL_JOURNALS = 200
 #: Bulk writes under way at once (Oxigraph parses and sorts without the GIL, so one
 #: batch's parsing overlaps the other's sorting while the next is read).
 WRITERS = 2
+#: An import that grew the embedded store by this share of what it held before, and by
+#: ``COMPACT_MIN_BYTES`` at least, ends by compacting it (:meth:`Store.compact`): the
+#: compactions then rewrite a bounded multiple of what imports wrote, however many.
+COMPACT_GROWTH = 0.25
+COMPACT_MIN_BYTES = 64 << 20
 JOURNAL_LINE = re.compile(r"^mlprov: recording run (\S+) \(journal: (.+\.nt)\)$", re.M)
 
 
@@ -882,6 +888,23 @@ def ingest_journal(store: Store | RemoteStore, path: Path) -> IngestResult:
     return _write(store, prepare(path))
 
 
+def _compact_if_grown(store: Store, before: int) -> None:
+    """Compact the store when the import grew it enough (``COMPACT_GROWTH``). The runs are
+    stored by now: a compaction that fails (a full disk) is a warning, not a lost import."""
+    grown = store.data_bytes() - before
+    if grown < COMPACT_MIN_BYTES or grown < COMPACT_GROWTH * before:
+        return
+    log.info("compacting the store after an import that grew it from %.0f MB by %.0f MB", before / 1e6, grown / 1e6)
+    started = time.monotonic()
+    try:
+        store.compact()
+    except (OSError, RuntimeError) as error:
+        log.warning("%s: the store was not compacted (%s); the runs are stored; `mlprov store compact` tries again",
+                    store.location.display, error)
+        return
+    log.info("compacted the store in %.1f s: %.0f MB", time.monotonic() - started, store.data_bytes() / 1e6)
+
+
 def ingest_journals(
     store: Store | RemoteStore, paths: Iterable[Path], *, on_run: Callable[[int, int], None] | None = None
 ) -> list[IngestResult]:
@@ -926,6 +949,7 @@ def ingest_journals(
             else:
                 yield outcome
 
+    before = store.data_bytes() if isinstance(store, Store) else 0
     with run_summaries.deferred(store):  # the plans' summaries once, after the last run
         if not isinstance(store, Store):
             for prepared in prepared_runs():
@@ -968,6 +992,8 @@ def ingest_journals(
                     batch.discard()
                     raise
             done(_write_batch(store, batch))
+    if isinstance(store, Store):
+        _compact_if_grown(store, before)
     stored = [results[p] for p in unique if p in results]
     if refused:
         raise JournalsRefused(stored, refused)

@@ -29,6 +29,7 @@ import random
 import re
 import socket
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -280,6 +281,36 @@ class Store:
 
     def remove_graph(self, graph: str) -> None:
         self.inner.update(f"DROP SILENT GRAPH {ox.NamedNode(graph)}")
+
+    def data_bytes(self) -> int:
+        """The bytes of the database's data files (RocksDB's ``*.sst``; its log and
+        manifest files are left out, whose size says little: RocksDB sizes a log ahead)."""
+        return sum(path.stat().st_size for path in self.location.database.glob("*.sst"))
+
+    def compact(self) -> None:
+        """Merge the database's files into as few as RocksDB can (``pyoxigraph.Store.optimize``).
+
+        A store written in many bulk loads keeps overlapping files that every lookup
+        visits; merged, one run's queries read fewer. It runs in a thread of its own, which
+        pyoxigraph lets run without the GIL, so that Ctrl-C is not held up until it ends
+        (the process still waits, on exit, for the file RocksDB is writing: seconds). RocksDB
+        puts the merged files in place atomically, so a compaction stopped part way leaves
+        the store as it was.
+        """
+        failure: list[BaseException] = []
+
+        def optimize() -> None:
+            try:
+                self.inner.optimize()
+            except BaseException as error:  # handed to the caller's thread
+                failure.append(error)
+
+        worker = threading.Thread(target=optimize, name="mlprov-compact", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+        if failure:
+            raise failure[0]
 
     def close(self, *, quietly: bool = False) -> None:
         """Flush and release the database; ``quietly`` when another error is on its way

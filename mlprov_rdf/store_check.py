@@ -1,6 +1,7 @@
-"""`mlprov store check` and `mlprov store backup`: is the store whole, and a copy to restore.
+"""`mlprov store check`, `backup` and `compact`: is the store whole, a copy to restore, fewer files.
 
-Both open the embedded store read-only, so neither writes to it. pyoxigraph offers no
+``check`` and ``backup`` open the embedded store read-only, so neither writes to it;
+``compact`` takes the write lock, as an import does. pyoxigraph offers no
 repair of a damaged RocksDB database: the remedy is a backup, which ``backup`` makes.
 """
 
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pyoxigraph as ox
 
@@ -131,3 +134,28 @@ def backup(location: StoreLocation, target: Path) -> Path:
             shutil.rmtree(target, ignore_errors=True)
             raise UserError(f"{target}: the backup failed ({error}); nothing was kept; check the space and permissions there") from None
     return database
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """What ``mlprov store compact`` did: the database's bytes before and after, and the seconds it took."""
+
+    before: int
+    after: int
+    seconds: float
+
+
+def compact(location: StoreLocation, *, on_start: Callable[[], None] = lambda: None) -> Compaction:
+    """Merge the database's files (:meth:`Store.compact`), which an import does by itself
+    only when it grew the store by a quarter or more: for a store built by many small ones.
+    ``on_start`` is called once the store is open and the compaction begins."""
+    with open_store(location, create=False) as opened:
+        store = _embedded(opened, location, "compact")
+        before, started = store.data_bytes(), time.monotonic()
+        on_start()
+        try:
+            store.compact()
+        except (OSError, RuntimeError) as error:
+            raise UserError(f"{location.database}: the compaction failed ({error}); the store is as it was; "
+                            "check the space there (a compaction needs room for a copy of the largest files)") from None
+        return Compaction(before, store.data_bytes(), time.monotonic() - started)

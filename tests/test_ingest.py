@@ -118,6 +118,40 @@ def test_an_import_read_by_worker_processes_stores_what_one_process_stores(execu
     assert len(parallel) == 29
 
 
+def test_an_import_that_grows_the_store_by_a_quarter_compacts_it_and_a_small_one_does_not(
+        executed_run, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(ingest, "COMPACT_MIN_BYTES", 0)  # the rule's share alone: a test store is small
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 41)
+    location = StoreLocation(tmp_path / "S")
+    with caplog.at_level(logging.INFO, logger="mlprov_rdf.ingest"):
+        with open_store(location) as store:
+            ingest.ingest_journals(store, journals[:40])
+        first = [r.getMessage() for r in caplog.records if "compact" in r.getMessage()]
+        caplog.clear()
+        with open_store(location) as store:
+            ingest.ingest_journals(store, journals[40:])  # one run more: far less than a quarter
+            assert len(_bundles(store)) == 41
+        second = [r.getMessage() for r in caplog.records if "compact" in r.getMessage()]
+    assert first and first[0].startswith("compacting the store after an import that grew it from 0 MB")
+    assert first[-1].startswith("compacted the store in ")
+    assert second == []
+
+
+def test_a_compaction_that_fails_leaves_the_import_stored_with_a_warning(executed_run, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(ingest, "COMPACT_MIN_BYTES", 0)
+    journals = _copies(_journal(executed_run), tmp_path / "journal", 40)  # a bulk write: new data files
+
+    def full_disk(self):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "compact", full_disk)  # the disk filling up as RocksDB writes the merged files
+    with open_store(StoreLocation(tmp_path / "S")) as store:
+        results = ingest.ingest_journals(store, journals)
+        assert len(results) == 40 and len(_bundles(store)) == 40
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("the store was not compacted" in m and "the runs are stored" in m for m in warned)
+
+
 def test_ingesting_a_batch_again_changes_nothing(executed_run, tmp_path):
     journals = _copies(_journal(executed_run), tmp_path / "journal", 5)
     location = StoreLocation(tmp_path / "store")

@@ -4,9 +4,12 @@ made read-only, checked, backed up and restored; through real `mlprov` processes
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -109,6 +112,50 @@ def test_a_backup_restores_a_damaged_store(stocked, tmp_path):
     restored = mlprov(["runs", "--format", "json", "--store", home], cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr
     assert restored.stdout == stocked["runs"]
+
+
+def test_store_compact_keeps_every_quad_and_a_server_store_is_refused(stocked, tmp_path):
+    home = copy_of(stocked, tmp_path)
+    before = sorted(str(q) for q in ox.Store.read_only(str(home / "oxigraph")))
+    done = mlprov(["store", "compact", "--store", home], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("compacted the store in ") and " MB after" in done.stdout
+    assert sorted(str(q) for q in ox.Store.read_only(str(home / "oxigraph"))) == before
+    listed = mlprov(["runs", "--format", "json", "--store", home], cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout == stocked["runs"]
+    server = mlprov(["store", "compact", "--store", "http://127.0.0.1:9/"], cwd=tmp_path)
+    assert server.returncode == 2 and len(server.stderr.strip().splitlines()) == 1
+    assert "compacting" not in server.stderr  # nothing was begun
+
+
+def _store_of_many_loads(home: Path, loads: int, quads: int) -> int:
+    """A store written in ``loads`` bulk loads of distinct quads, as many imports leave it: slow to compact."""
+    StoreLocation(home).database.mkdir(parents=True)
+    database = ox.Store(str(StoreLocation(home).database))
+    for load in range(loads):
+        text = "".join(f"<urn:x:s{load}-{i}> <urn:x:p{i % 7}> \"value {load} {i}\" <urn:x:g{load}> .\n" for i in range(quads))
+        database.bulk_load(text.encode("utf-8"), format=ox.RdfFormat.N_QUADS)
+    database.flush()
+    del database
+    return loads * quads
+
+
+def test_ctrl_c_stops_store_compact_with_exit_130_and_every_quad_kept(tmp_path):
+    home = tmp_path / "S"
+    written = _store_of_many_loads(home, loads=24, quads=60_000)
+    proc = subprocess.Popen([sys.executable, "-m", "mlprov_rdf", "store", "compact", "--store", str(home)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    while "compacting" not in (line := proc.stderr.readline()):  # the compaction has begun
+        assert line, "mlprov store compact ended before it began compacting"
+    time.sleep(0.5)
+    assert proc.poll() is None, "the compaction ended too soon to be interrupted"
+    sent = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does: the whole process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == ["mlprov: interrupted"] and out == ""
+    assert time.monotonic() - sent < 15  # RocksDB ends the file it is writing, then the process exits
+    assert len(ox.Store.read_only(str(StoreLocation(home).database))) == written
 
 
 def test_an_empty_database_folder_is_a_new_store_not_a_damaged_one(tmp_path):
