@@ -284,8 +284,15 @@ class Store:
 
     def data_bytes(self) -> int:
         """The bytes of the database's data files (RocksDB's ``*.sst``; its log and
-        manifest files are left out, whose size says little: RocksDB sizes a log ahead)."""
-        return sum(path.stat().st_size for path in self.location.database.glob("*.sst"))
+        manifest files are left out, whose size says little: RocksDB sizes a log ahead).
+        A file RocksDB removes meanwhile (its background compaction) counts for nothing."""
+        total = 0
+        for path in self.location.database.glob("*.sst"):
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
 
     def compact(self) -> None:
         """Merge the database's files into as few as RocksDB can (``pyoxigraph.Store.optimize``).
