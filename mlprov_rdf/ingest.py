@@ -21,7 +21,6 @@ import hashlib
 import logging
 import os
 import re
-import time
 import warnings
 import zlib
 from collections import deque
@@ -895,14 +894,13 @@ def _compact_if_grown(store: Store, before: int) -> None:
     if grown < COMPACT_MIN_BYTES or grown < COMPACT_GROWTH * before:
         return
     log.info("compacting the store after an import that grew it from %.0f MB by %.0f MB", before / 1e6, grown / 1e6)
-    started = time.monotonic()
     try:
-        store.compact()
+        done = store.compact()
     except (OSError, RuntimeError) as error:
         log.warning("%s: the store was not compacted (%s); the runs are stored; `mlprov store compact` tries again",
                     store.location.display, error)
         return
-    log.info("compacted the store in %.1f s: %.0f MB", time.monotonic() - started, store.data_bytes() / 1e6)
+    log.info("compacted the store in %.1f s: %.0f MB", done.seconds, done.after / 1e6)
 
 
 def ingest_journals(

@@ -188,6 +188,15 @@ def _in_graphs(quads: Iterable[ox.Quad]) -> str:
     return "".join(f"\nGRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}" for q in quads)
 
 
+@dataclass(frozen=True)
+class Compaction:
+    """What :meth:`Store.compact` did: the data files' bytes before and after, and the seconds it took."""
+
+    before: int
+    after: int
+    seconds: float
+
+
 class Store:
     """An open embedded store. Use :func:`open_store` rather than this constructor.
 
@@ -294,8 +303,9 @@ class Store:
                 pass
         return total
 
-    def compact(self) -> None:
-        """Merge the database's files into as few as RocksDB can (``pyoxigraph.Store.optimize``).
+    def compact(self) -> "Compaction":
+        """Merge the database's files into as few as RocksDB can (``pyoxigraph.Store.optimize``):
+        the data files' bytes before and after, and the seconds it took.
 
         A store written in many bulk loads keeps overlapping files that every lookup
         visits; merged, one run's queries read fewer. It runs in a thread of its own, which
@@ -305,6 +315,7 @@ class Store:
         the store as it was.
         """
         failure: list[BaseException] = []
+        before, started = self.data_bytes(), time.monotonic()
 
         def optimize() -> None:
             try:
@@ -318,6 +329,7 @@ class Store:
             worker.join(0.2)
         if failure:
             raise failure[0]
+        return Compaction(before, self.data_bytes(), time.monotonic() - started)
 
     def close(self, *, quietly: bool = False) -> None:
         """Flush and release the database; ``quietly`` when another error is on its way

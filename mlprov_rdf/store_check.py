@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import pyoxigraph as ox
 
 from . import vocab
 from .errors import UserError
-from .store import Store, StoreLocation, open_store
+from .store import Compaction, Store, StoreLocation, open_store
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 PLAN = ox.NamedNode(vocab.PPLAN + "Plan")
@@ -136,26 +135,15 @@ def backup(location: StoreLocation, target: Path) -> Path:
     return database
 
 
-@dataclass(frozen=True)
-class Compaction:
-    """What ``mlprov store compact`` did: the database's bytes before and after, and the seconds it took."""
-
-    before: int
-    after: int
-    seconds: float
-
-
 def compact(location: StoreLocation, *, on_start: Callable[[], None] = lambda: None) -> Compaction:
     """Merge the database's files (:meth:`Store.compact`), which an import does by itself
     only when it grew the store by a quarter or more: for a store built by many small ones.
     ``on_start`` is called once the store is open and the compaction begins."""
     with open_store(location, create=False) as opened:
         store = _embedded(opened, location, "compact")
-        before, started = store.data_bytes(), time.monotonic()
         on_start()
         try:
-            store.compact()
+            return store.compact()
         except (OSError, RuntimeError) as error:
             raise UserError(f"{location.database}: the compaction failed ({error}); the store is as it was; "
                             "check the space there (a compaction needs room for a copy of the largest files)") from None
-        return Compaction(before, store.data_bytes(), time.monotonic() - started)
